@@ -1,0 +1,48 @@
+# salesdw: `make run` runs the whole pipeline on demo data, `make test` runs the test suite.
+# Both create the virtual environment and install the locked dependencies first.
+
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+export DAGSTER_HOME ?= $(abspath data/dagster)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test test-fast lint format dev bench demo clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+setup: $(STAMP) ## create .venv and install the locked dependencies
+	@mkdir -p $(DAGSTER_HOME)
+
+run: setup ## run the whole pipeline once (demo data when the landing zone is empty)
+	$(BIN)/salesdw run
+
+test: setup ## the whole test suite
+	$(BIN)/python -m pytest -q
+
+lint: setup ## ruff and sqlfluff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if ls dbt_project/models/*/*.sql >/dev/null 2>&1 || ls dbt_project/models/*/*/*.sql >/dev/null 2>&1; then \
+		cd dbt_project && $(BIN)/sqlfluff lint models; fi
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dev: setup ## Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+bench: setup ## loader throughput vs DuckDB's own readers (SCALE=10 by default)
+	$(BIN)/python -m ingestion.bench --scale $${SCALE:-10}
+
+demo: setup ## (re)generate the demo landing zone
+	$(BIN)/salesdw demo-data --out data/landing --scale $${SCALE:-1}
+
+clean: ## remove generated data (keeps .venv)
+	rm -rf data dbt_project/target dbt_project/logs

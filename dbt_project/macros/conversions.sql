@@ -1,0 +1,71 @@
+{#- Casting helpers shared by the staging models. -#}
+
+{#- A timestamp with zone -> the naive UTC timestamp every *_at column carries. -#}
+{% macro to_utc(column) -%}
+    cast(({{ column }} at time zone 'UTC') as timestamp)
+{%- endmacro %}
+
+{#- Digits after the decimal point of a currency's major unit, as Stripe counts them.
+    Zero-decimal: amounts are already whole units. Three-decimal: amounts are thousandths. -#}
+{% macro currency_exponent(currency) -%}
+    case
+        when upper({{ currency }}) in (
+            'BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF', 'UGX', 'VND', 'VUV', 'XAF',
+            'XOF', 'XPF'
+        ) then 0
+        when upper({{ currency }}) in ('BHD', 'JOD', 'KWD', 'OMR', 'TND') then 3
+        else 2
+    end
+{%- endmacro %}
+
+{#- Stripe integer minor units -> exact decimal major units (multiplying by an exact decimal keeps every cent). -#}
+{% macro minor_to_major(amount, currency) -%}
+    cast(
+        cast({{ amount }} as decimal(38, 0))
+        * case {{ currency_exponent(currency) }} when 0 then 1.000 when 3 then 0.001 else 0.010 end
+        as decimal(38, 9)
+    )
+{%- endmacro %}
+
+{#- The one money type of the marts. -#}
+{% macro money(expression) -%}
+    cast({{ expression }} as decimal(38, 6))
+{%- endmacro %}
+
+{#- Native amount -> corporate currency. rate = units of currency per 1 unit of corporate currency
+    (Salesforce DatedConversionRate), so corporate = native / rate. The corporate currency converts at 1
+    even without a rate row; any other currency without a rate stays null rather than being guessed. -#}
+{% macro to_corporate(amount, currency, rate) -%}
+    {{ money(
+        "case when " ~ currency ~ " = " ~ corporate_currency() ~ " then " ~ amount
+        ~ " else " ~ amount ~ " / nullif(" ~ rate ~ ", 0) end"
+    ) }}
+{%- endmacro %}
+
+{% macro safe_divide(numerator, denominator) -%}
+    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+{#- Lower-cased registrable part of a URL or e-mail domain: 'https://www.Acme.com/about' -> 'acme.com'. -#}
+{% macro url_domain(url) -%}
+    nullif(
+        regexp_replace(
+            regexp_replace(lower(trim({{ url }})), '^[a-z]+://', ''),
+            '^www\.|[/:?#].*$', '', 'g'
+        ),
+        ''
+    )
+{%- endmacro %}
+
+{#- OpportunityHistory.ForecastCategory carries API values (BestCase), Opportunity.ForecastCategoryName labels
+    (Best Case): one spelling for the marts. -#}
+{% macro forecast_category_label(column) -%}
+    case replace(lower(trim({{ column }})), ' ', '')
+        when 'pipeline' then 'Pipeline'
+        when 'bestcase' then 'Best Case'
+        when 'commit' then 'Commit'
+        when 'closed' then 'Closed'
+        when 'omitted' then 'Omitted'
+        else nullif(trim({{ column }}), '')
+    end
+{%- endmacro %}

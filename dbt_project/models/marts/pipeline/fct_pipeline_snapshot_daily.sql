@@ -1,0 +1,39 @@
+-- Open pipeline as it stood at the end of each day, rebuilt from OpportunityHistory intervals joined to
+-- the calendar (no daily snapshots needed, so any past day is reproducible).
+with states as (
+    select * from {{ ref('int_opportunity_states_historized') }}
+),
+
+calendar as (
+    select * from {{ ref('dim_date') }}
+),
+
+open_states as (
+    select * from states
+    where not is_closed
+),
+
+final as (
+    select
+        calendar.date_day as snapshot_date,
+        open_states.opportunity_id,
+        open_states.owner_user_id,
+        open_states.stage_name,
+        open_states.stage_sort_order,
+        open_states.forecast_category,
+        open_states.amount,
+        open_states.amount_native,
+        open_states.currency,
+        open_states.probability,
+        {{ money('open_states.amount * open_states.probability / 100') }} as expected_amount,
+        open_states.close_date,
+        {{ fiscal_quarter_label('open_states.close_date') }} as close_fiscal_quarter,
+        calendar.fiscal_quarter as snapshot_fiscal_quarter
+    from open_states
+    inner join calendar
+        on calendar.date_day >= open_states.valid_from
+        and (calendar.date_day < open_states.valid_to or open_states.valid_to is null)
+        and calendar.date_day <= {{ as_of_date() }}
+)
+
+select * from final

@@ -1,0 +1,19 @@
+with source as (
+    select * from {{ source('billing', 'customer') }}
+),
+
+renamed as (
+    select
+        cast(id as varchar) as customer_id,
+        {{ to_utc('created') }} as created_at,
+        cast(email as varchar) as email,
+        lower(trim(email)) as email_normalized,
+        cast(name as varchar) as customer_name,
+        upper(cast(currency as varchar)) as currency,
+        nullif(trim(json_extract_string(metadata, '$.salesforce_account_id')), '') as crm_account_id,
+        metadata
+    from source
+    where not coalesce(deleted, false)
+)
+
+select * from renamed

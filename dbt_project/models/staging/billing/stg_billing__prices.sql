@@ -1,0 +1,20 @@
+with source as (
+    select * from {{ source('billing', 'price') }}
+),
+
+renamed as (
+    select
+        cast(id as varchar) as price_id,
+        cast(product as varchar) as product_id,
+        upper(cast(currency as varchar)) as currency,
+        cast(unit_amount as bigint) as unit_amount_minor,
+        {{ minor_to_major('unit_amount', 'currency') }} as unit_amount,
+        cast(type as varchar) as price_type,
+        json_extract_string(recurring, '$.interval') as recurring_interval,
+        cast(json_extract(recurring, '$.interval_count') as integer) as recurring_interval_count,
+        coalesce(cast(active as boolean), false) as is_active,
+        {{ to_utc('created') }} as created_at
+    from source
+)
+
+select * from renamed

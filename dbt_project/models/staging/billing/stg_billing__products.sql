@@ -1,0 +1,15 @@
+with source as (
+    select * from {{ source('billing', 'product') }}
+),
+
+renamed as (
+    select
+        cast(id as varchar) as product_id,
+        cast(name as varchar) as product_name,
+        coalesce(cast(active as boolean), false) as is_active,
+        {{ to_utc('created') }} as created_at,
+        {{ to_utc('updated') }} as updated_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,25 @@
+with source as (
+    select * from {{ source('billing', 'subscription') }}
+),
+
+renamed as (
+    select
+        cast(id as varchar) as subscription_id,
+        cast(customer as varchar) as customer_id,
+        cast(status as varchar) as status,
+        {{ to_utc('created') }} as created_at,
+        {{ to_utc('start_date') }} as started_at,
+        {{ to_utc('canceled_at') }} as canceled_at,
+        {{ to_utc('ended_at') }} as ended_at,
+        {{ to_utc('cancel_at') }} as cancel_at,
+        {{ to_utc('trial_start') }} as trial_started_at,
+        {{ to_utc('trial_end') }} as trial_ended_at,
+        upper(cast(currency as varchar)) as currency,
+        -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
+        items,
+        discount,
+        metadata
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ source('crm', 'account') }}
+),
+
+renamed as (
+    select
+        cast(Id as varchar) as account_id,
+        cast(Name as varchar) as account_name,
+        cast(Type as varchar) as account_type,
+        cast(Industry as varchar) as industry,
+        cast(BillingCountry as varchar) as billing_country,
+        cast(NumberOfEmployees as bigint) as number_of_employees,
+        cast(AnnualRevenue as decimal(38, 9)) as annual_revenue,
+        cast(OwnerId as varchar) as owner_user_id,
+        cast(ParentId as varchar) as parent_account_id,
+        cast(Website as varchar) as website,
+        {{ url_domain('Website') }} as website_domain,
+        {{ to_utc('CreatedDate') }} as created_at,
+        {{ to_utc('SystemModstamp') }} as modified_at
+    from source
+    where not coalesce(IsDeleted, false)
+)
+
+select * from renamed

@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('crm', 'product2') }}
+),
+
+renamed as (
+    select
+        cast(Id as varchar) as product_id,
+        cast(Name as varchar) as product_name,
+        cast(ProductCode as varchar) as product_code,
+        cast(Family as varchar) as product_family,
+        coalesce(cast(IsActive as boolean), false) as is_active,
+        {{ to_utc('CreatedDate') }} as created_at,
+        {{ to_utc('SystemModstamp') }} as modified_at
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,411 @@
+"""Load landing-zone batch files into the warehouse's raw layer: validate, quarantine, record, atomically.
+
+One file is one transaction: its good rows land in `raw.<table>`, its bad rows in `audit.quarantine`
+and its outcome in `audit.load_log`, or, if anything fails, none of them. Parsing and validation run
+inside DuckDB (its CSV reader with reject tables, its JSON functions), never row by row in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from ingestion.contract import OBJECTS, SourceObject
+from ingestion.validation import RefusedFile, build_typed_select, csv_columns_from_header
+from ingestion.warehouse import (
+    current_view_sql,
+    ensure_raw_schema,
+    quote_ident,
+    quote_literal,
+    raw_columns,
+    table_columns,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 128 * 1024 * 1024  # a 10 MB field is legitimate data, not a reason to refuse a file
+
+
+@dataclass
+class FileResult:
+    file: str
+    object: str
+    status: str  # loaded | refused | duplicate_file | already_loaded
+    rows_in: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    rows_unchanged: int = 0
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ObjectResult:
+    table: str
+    files: list[FileResult] = field(default_factory=list)
+
+    def total(self, attr: str, status: str | None = None) -> int:
+        return sum(getattr(f, attr) for f in self.files if status is None or f.status == status)
+
+    @property
+    def rows_loaded(self) -> int:
+        return self.total("rows_loaded")
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.total("rows_quarantined")
+
+    @property
+    def refused(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "refused"]
+
+    @property
+    def new_files(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "loaded"]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def discover_files(landing_dir: Path, obj: SourceObject) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Batch files of one object, in batch order, confined to the landing zone.
+
+    Returns (files, skipped) where skipped lists (relative path, reason) for entries that are not
+    loaded for safety: links leading out of the landing zone, other file types, partial uploads.
+    """
+    root = landing_dir.resolve()
+    folder = landing_dir / obj.source / obj.name
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    if not folder.is_dir():
+        return files, skipped
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        rel = f"{obj.source}/{obj.name}/{entry.name}"
+        if entry.name.startswith("."):
+            continue  # hidden files and in-flight uploads (.part, .tmp written as dotfiles)
+        target = entry.resolve()
+        if not target.is_relative_to(root):
+            skipped.append((rel, f"links outside the landing zone ({target}); not read"))
+            continue
+        if not target.is_file():
+            continue
+        if entry.suffix.lower() not in obj.formats:
+            skipped.append((rel, f"not a {'/'.join(obj.formats)} file; not read"))
+            continue
+        files.append(entry)
+    return files, skipped
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, table: str, sha: str) -> str | None:
+    row = con.execute(
+        "SELECT file FROM audit.load_log WHERE raw_table = ? AND file_sha256 = ? AND status IN ('loaded', "
+        "'refused') LIMIT 1",
+        [table, sha],
+    ).fetchone()
+    return row[0] if row else None
+
+
+class Loader:
+    """Loads new batch files of contract objects into one warehouse connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, landing_dir: Path, run_id: str | None = None):
+        self.con = con
+        self.landing_dir = Path(landing_dir)
+        self.run_id = run_id or uuid.uuid4().hex
+        ensure_raw_schema(con)
+
+    # -- public -----------------------------------------------------------------------------------
+    def load_object(
+        self, obj: SourceObject, on_file: Callable[[FileResult], None] | None = None
+    ) -> ObjectResult:
+        result = ObjectResult(obj.table)
+        files, skipped = discover_files(self.landing_dir, obj)
+        for rel, reason in skipped:
+            log.warning("%s: %s", rel, reason)
+        for path in files:
+            fr = self.load_file(obj, path)
+            result.files.append(fr)
+            if on_file:
+                on_file(fr)
+        return result
+
+    def load_file(self, obj: SourceObject, path: Path) -> FileResult:
+        rel = path.relative_to(self.landing_dir).as_posix()
+        started = time.perf_counter()
+        sha = sha256_file(path)
+        size = path.stat().st_size
+        prior = _already_loaded(self.con, obj.table, sha)
+        if prior is not None:
+            status = "already_loaded" if prior == rel else "duplicate_file"
+            msg = "" if prior == rel else f"same content as {prior}, already processed; skipped"
+            if status == "duplicate_file":
+                self._log(obj, rel, sha, size, FileResult(rel, obj.table, status, message=msg), started)
+            return FileResult(rel, obj.table, status, message=msg)
+        load_id = f"{obj.table}:{sha[:20]}"
+        try:
+            # Parsing and validation only touch temp tables; the transaction holds just the writes.
+            prepared = self._prepare(obj, path)
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                fr = self._write(obj, path, rel, load_id, *prepared)
+                self._log(obj, rel, sha, size, fr, started, load_id=load_id)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        except RefusedFile as exc:
+            fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {exc}")
+            self._log(obj, rel, sha, size, fr, started, load_id=load_id)
+            log.error("refused %s", fr.message)
+        finally:
+            self._drop_temp()
+        fr.seconds = time.perf_counter() - started
+        return fr
+
+    # -- internals --------------------------------------------------------------------------------
+    def _drop_temp(self) -> None:
+        for t in ("_stage", "_typed", "_rejects", "_rejects_scan"):
+            self.con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+    def _log(self, obj, rel, sha, size, fr: FileResult, started: float, load_id: str | None = None) -> None:
+        self.con.execute(
+            "INSERT INTO audit.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "current_timestamp - to_microseconds(?::BIGINT), current_timestamp)",
+            [
+                load_id or f"{obj.table}:{sha[:20]}",
+                self.run_id,
+                obj.source,
+                obj.name,
+                obj.table,
+                rel,
+                sha,
+                size,
+                fr.status,
+                fr.rows_in,
+                fr.rows_loaded,
+                fr.rows_quarantined,
+                fr.rows_unchanged,
+                fr.message,
+                int((time.perf_counter() - started) * 1e6),
+            ],
+        )
+
+    def _stage(self, obj: SourceObject, path: Path) -> tuple[list[str], bool]:
+        """Read the file into temp._stage (every value as text); returns (columns, parsed_as_json)."""
+        con = self.con
+        lit = quote_literal(str(path))
+        suffix = path.suffix.lower()
+        if path.stat().st_size == 0:
+            if obj.kind == "csv":
+                return [], False
+            con.execute("CREATE TEMP TABLE _stage (line VARCHAR)")
+            return ["line"], True
+        if suffix == ".parquet":
+            try:
+                if obj.kind == "csv":
+                    cols = [
+                        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
+                    ]
+                    casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in cols)
+                    con.execute(f"CREATE TEMP TABLE _stage AS SELECT {casts} FROM read_parquet({lit})")
+                    return cols, False
+                con.execute(
+                    f"CREATE TEMP TABLE _stage AS SELECT CAST(to_json(t) AS VARCHAR) AS line "
+                    f"FROM read_parquet({lit}) t"
+                )
+                return ["line"], True
+            except duckdb.Error as exc:
+                raise RefusedFile(f"not a readable Parquet file ({_first_line(exc)})") from exc
+        reject_opts = (
+            "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
+            f"strict_mode = true, auto_detect = false, max_line_size = {MAX_LINE_BYTES}"
+        )
+        if obj.kind == "csv":
+            header = csv_columns_from_header(path)
+            if not header:
+                return [], False
+            colspec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in header) + "}"
+            sql = (
+                f"CREATE TEMP TABLE _stage AS SELECT * FROM read_csv({lit}, header = true, columns = {colspec}, "
+                f"delim = ',', quote = '\"', escape = '\"', {reject_opts})"
+            )
+        else:
+            header = ["line"]
+            # One record per line: a delimiter that valid JSON text never contains raw, and no quoting.
+            sql = (
+                f"CREATE TEMP TABLE _stage AS SELECT * FROM read_csv({lit}, header = false, "
+                f"columns = {{'line': 'VARCHAR'}}, delim = chr(31), quote = '', escape = '', {reject_opts})"
+            )
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            kind = "CSV" if obj.kind == "csv" else "JSON lines"
+            raise RefusedFile(f"not a readable {kind} file ({_first_line(exc)})") from exc
+        return header, obj.kind != "csv"
+
+    def _prepare(self, obj: SourceObject, path: Path) -> tuple[dict[str, str] | None, bool, bool, int]:
+        """Stage, refuse or type the file into temp._typed; returns (extra columns, is_json,
+        has_rejects, rows staged). extra is None for an empty file."""
+        con = self.con
+        columns, is_json = self._stage(obj, path)
+        if not columns:  # 0-byte or header-less empty CSV: nothing to load, nothing lost
+            return None, is_json, False, 0
+        if not is_json:
+            present = {c.lower() for c in columns}
+            if obj.key.lower() not in present:
+                raise RefusedFile(
+                    f"the header has no {obj.key!r} column (found: {', '.join(columns[:12])}); "
+                    f"check the export's field list and delimiter (',')"
+                )
+        has_rejects = (
+            con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rejects' AND temporary"
+            ).fetchone()[0]
+            > 0
+        )
+        n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
+        if is_json:
+            n_json = con.execute(
+                "SELECT count(*) FILTER (WHERE line IS NOT NULL AND trim(line) <> ''), "
+                "count(*) FILTER (WHERE json_type(try_cast(ltrim(line, chr(65279)) AS JSON)) = 'OBJECT') "
+                "FROM _stage"
+            ).fetchone()
+            n_rejects = (
+                con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0] if has_rejects else 0
+            )
+            if (n_json[0] + n_rejects) > 0 and n_json[1] == 0:
+                raise RefusedFile(
+                    f"not JSON lines: none of its {n_json[0] + n_rejects} lines is a JSON object; "
+                    f"export one object per line"
+                )
+
+        typed_select, extra_cols = build_typed_select(con, obj, columns, is_json)
+        con.execute(f"CREATE TEMP TABLE _typed AS {typed_select}")
+        return extra_cols, is_json, has_rejects, n_staged
+
+    def _write(
+        self,
+        obj: SourceObject,
+        path: Path,
+        rel: str,
+        load_id: str,
+        extra_cols: dict[str, str] | None,
+        is_json: bool,
+        has_rejects: bool,
+        n_staged: int,
+    ) -> FileResult:
+        con = self.con
+        fr = FileResult(rel, obj.table, "loaded")
+        if extra_cols is None:
+            fr.message = "empty file"
+            return fr
+        # Columns that arrived but are not in the contract are kept, as text/JSON.
+        existing = {c.lower() for c in table_columns(con, "raw", obj.table)}
+        added = False
+        for name, typ in extra_cols.items():
+            if name.lower() not in existing:
+                con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
+                added = True
+        if added:
+            con.execute(current_view_sql(obj))
+
+        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(extra_cols)
+        insert_cols = target_cols + [
+            "_record_hash",
+            "_load_id",
+            "_loaded_at",
+            "_source_file",
+            "_batch",
+            "_row_number",
+        ]
+        key = quote_ident(obj.key)
+        sel = ", ".join(quote_ident(c) for c in target_cols)
+        batch = path.stem
+        # A version already in raw (same key, same content) is not stored twice: re-exports overlap.
+        con.execute(
+            f"INSERT INTO raw.{quote_ident(obj.table)} ({', '.join(quote_ident(c) for c in insert_cols)}) "
+            f"SELECT {sel}, t._record_hash, {quote_literal(load_id)}, current_timestamp, {quote_literal(rel)}, "
+            f"{quote_literal(batch)}, t._row_number FROM _typed t "
+            f"WHERE len(t._errors) = 0 AND t._first_of_dupes "
+            f"AND NOT EXISTS (SELECT 1 FROM raw.{quote_ident(obj.table)} r "
+            f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash) "
+            f"ORDER BY t._row_number"
+        )
+        counts = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0 AND _first_of_dupes), "
+            "count(*) FILTER (WHERE len(_errors) > 0) FROM _typed"
+        ).fetchone()
+        loaded = con.execute(
+            f"SELECT count(*) FROM raw.{quote_ident(obj.table)} WHERE _load_id = ?", [load_id]
+        ).fetchone()[0]
+        con.execute(
+            f"INSERT INTO audit.quarantine SELECT {quote_literal(load_id)}, ?, ?, ?, ?, _row_number, "
+            f"CAST({key} AS VARCHAR), _errors[1].code, array_to_string(list_transform(_errors, e -> e.message), '; '), "
+            f"_raw, current_timestamp FROM _typed WHERE len(_errors) > 0 ORDER BY _row_number",
+            [obj.source, obj.name, obj.table, rel],
+        )
+        n_rej = 0
+        if has_rejects:
+            n_rej = con.execute(
+                "INSERT INTO audit.quarantine SELECT ?, ?, ?, ?, ?, NULL, NULL, 'unparseable_row', "
+                "'line ' || line || ': ' || first(error_message ORDER BY column_idx), "
+                "trim(first(csv_line ORDER BY column_idx), chr(10) || chr(13)), current_timestamp "
+                "FROM _rejects GROUP BY line ORDER BY line",
+                [load_id, obj.source, obj.name, obj.table, rel],
+            ).fetchone()
+            n_rej = con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0]
+        fr.rows_in = counts[0] + n_rej
+        fr.rows_loaded = loaded
+        fr.rows_quarantined = counts[2] + n_rej
+        # Exact duplicates within the file and versions already in raw carry nothing new.
+        fr.rows_unchanged = fr.rows_in - fr.rows_loaded - fr.rows_quarantined
+        if n_staged == 0 and n_rej == 0:
+            fr.message = "no records (header only)" if not is_json else "no records"
+        return fr
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@dataclass
+class LandingReport:
+    run_id: str
+    objects: dict[str, ObjectResult]
+
+    @property
+    def files(self) -> list[FileResult]:
+        return [f for o in self.objects.values() for f in o.files]
+
+    def totals(self) -> dict[str, int]:
+        fs = self.files
+        return {
+            "files_loaded": sum(f.status == "loaded" for f in fs),
+            "files_refused": sum(f.status == "refused" for f in fs),
+            "files_duplicate": sum(f.status == "duplicate_file" for f in fs),
+            "rows_loaded": sum(f.rows_loaded for f in fs),
+            "rows_quarantined": sum(f.rows_quarantined for f in fs),
+        }
+
+
+def load_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    objects: Iterable[SourceObject] = OBJECTS,
+    run_id: str | None = None,
+) -> LandingReport:
+    """Load every new batch file of the given objects (all contract objects by default)."""
+    loader = Loader(con, landing_dir, run_id)
+    return LandingReport(loader.run_id, {o.table: loader.load_object(o) for o in objects})

@@ -1,0 +1,76 @@
+"""Every environment variable salesdw reads, with its default, in one place.
+
+Read at call time (`Settings.from_env()`), never at import time, so tests and Dagster runs can point
+the same code at temporary folders.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+# name -> (default, what it is). The README's configuration table is written from this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "SALESDW_LANDING_DIR": ("data/landing", "landing zone the loaders read batch files from"),
+    "SALESDW_WAREHOUSE": ("data/warehouse.duckdb", "the DuckDB warehouse file (raw, audit, staging, marts)"),
+    "SALESDW_REPORT_DIR": ("data/reports", "where the data-quality report is written"),
+    "SALESDW_DEMO": ("auto", "'auto': generate demo data when the landing zone is empty; '0': never"),
+    "SALESDW_DEMO_SCALE": ("1", "size of the generated demo dataset (1 = ~100 reps, 20k opportunities)"),
+    "SALESDW_DEMO_SEED": ("7", "seed of the generated demo dataset"),
+    "SALESDW_DUCKDB_THREADS": ("", "DuckDB threads (empty: DuckDB's default, all cores)"),
+    "SALESDW_DUCKDB_MEMORY_LIMIT": (
+        "",
+        "DuckDB memory limit, e.g. '8GB' (empty: DuckDB's default, 80% of RAM)",
+    ),
+}
+
+
+def _path(value: str) -> Path:
+    p = Path(value).expanduser()
+    # Defaults are relative to the project; a value from the environment is relative to where you are.
+    return p if p.is_absolute() else (Path.cwd() / p)
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse: Path
+    report_dir: Path
+    demo: str
+    demo_scale: float
+    demo_seed: int
+    duckdb_threads: int | None
+    duckdb_memory_limit: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            if name in env and env[name] != "":
+                return env[name]
+            return VARIABLES[name][0]
+
+        def path(name: str) -> Path:
+            if name in env and env[name] != "":
+                return _path(env[name])
+            return PROJECT_ROOT / VARIABLES[name][0]
+
+        demo = get("SALESDW_DEMO").strip().lower()
+        if demo not in ("auto", "0", "1"):
+            raise ValueError(f"SALESDW_DEMO must be 'auto', '1' or '0', not {demo!r}")
+        threads = get("SALESDW_DUCKDB_THREADS")
+        return cls(
+            landing_dir=path("SALESDW_LANDING_DIR"),
+            warehouse=path("SALESDW_WAREHOUSE"),
+            report_dir=path("SALESDW_REPORT_DIR"),
+            demo=demo,
+            demo_scale=float(get("SALESDW_DEMO_SCALE")),
+            demo_seed=int(get("SALESDW_DEMO_SEED")),
+            duckdb_threads=int(threads) if threads else None,
+            duckdb_memory_limit=get("SALESDW_DUCKDB_MEMORY_LIMIT") or None,
+        )

@@ -1,0 +1,149 @@
+"""`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.settings import PROJECT_ROOT, Settings
+from ingestion.warehouse import connect
+
+
+def landing_is_empty(landing: Path) -> bool:
+    return not any(p.is_file() for src in ("crm", "billing", "activity") for p in (landing / src).rglob("*"))
+
+
+def ensure_demo_data(settings: Settings, say=print) -> bool:
+    """Generate the demo dataset into an empty landing zone when SALESDW_DEMO allows it."""
+    if settings.demo == "0" or (settings.demo == "auto" and not landing_is_empty(settings.landing_dir)):
+        return False
+    from ingestion.demo.generator import generate
+
+    say(
+        f"generating demo data (scale {settings.demo_scale}, seed {settings.demo_seed}) into {settings.landing_dir}"
+    )
+    t = time.perf_counter()
+    generate(settings.landing_dir, scale=settings.demo_scale, seed=settings.demo_seed)
+    say(f"  done in {time.perf_counter() - t:.1f}s")
+    return True
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """A persistent instance under data/ so `make dev` shows the runs `make run` made."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = PROJECT_ROOT / "data" / "dagster"
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(home)
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    seconds: float
+    tables: list[tuple[str, int, int, int]] = field(
+        default_factory=list
+    )  # table, current, loaded, quarantined
+    refused: list[str] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.success and not self.checks_failed else 1
+
+    def render(self, settings: Settings) -> str:
+        lines = [
+            f"salesdw run {self.run_id[:8]} — {'succeeded' if self.exit_code == 0 else 'FAILED'} "
+            f"in {self.seconds:.1f}s",
+            "",
+        ]
+        lines.append(f"{'raw table':<36}{'current rows':>14}{'loaded now':>12}{'quarantined':>13}")
+        for t, cur, loaded, quar in self.tables:
+            lines.append(f"{t:<36}{cur:>14,}{loaded:>12,}{quar:>13,}")
+        tot = [sum(x[i] for x in self.tables) for i in (1, 2, 3)]
+        lines.append(f"{'total':<36}{tot[0]:>14,}{tot[1]:>12,}{tot[2]:>13,}")
+        lines.append("")
+        lines.append(
+            f"checks: {self.checks_passed} passed, {len(self.checks_failed)} failed, "
+            f"{len(self.checks_warned)} warnings"
+        )
+        lines += [f"  FAILED  {c}" for c in self.checks_failed]
+        lines += [f"  warning {c}" for c in self.checks_warned]
+        if self.refused:
+            lines.append(f"refused files ({len(self.refused)}): fix and re-deliver them under a new name")
+            lines += [f"  {m}" for m in self.refused]
+        lines += [f"step failed: {f}" for f in self.failures]
+        lines.append("")
+        lines.append(f"warehouse:   {settings.warehouse}")
+        lines.append(f"landing:     {settings.landing_dir}")
+        lines.append("quarantine:  audit.quarantine in the warehouse (load log: audit.load_log)")
+        return "\n".join(lines)
+
+
+def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
+    settings = settings or Settings.from_env()
+    # Assets and resources read their configuration from the environment; make ours the one they see.
+    os.environ["SALESDW_LANDING_DIR"] = str(settings.landing_dir)
+    os.environ["SALESDW_WAREHOUSE"] = str(settings.warehouse)
+    os.environ["SALESDW_REPORT_DIR"] = str(settings.report_dir)
+    ensure_demo_data(settings, say)
+
+    from orchestration.definitions import defs as lazy_defs
+
+    defs = lazy_defs()
+    job = defs.resolve_job_def("full_pipeline")
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    started = time.perf_counter()
+    say("running the pipeline through Dagster (job full_pipeline)…")
+    result = job.execute_in_process(instance=dagster_instance(), raise_on_error=False)
+    summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
+
+    for ev in result.get_asset_check_evaluations():
+        name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        if ev.passed:
+            summary.checks_passed += 1
+        elif ev.severity == dg.AssetCheckSeverity.WARN:
+            summary.checks_warned.append(name + (f" — {ev.description}" if ev.description else ""))
+        else:
+            summary.checks_failed.append(name + (f" — {ev.description}" if ev.description else ""))
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_FAILURE":
+            err = ev.event_specific_data.error if ev.event_specific_data else None
+            msg = err.message.strip().splitlines()[0] if err else "unknown error"
+            summary.failures.append(f"{ev.step_key}: {msg}")
+
+    with connect(settings.warehouse, read_only=True) as con:
+        from ingestion.contract import OBJECTS
+
+        per_run = dict(
+            (
+                (t, (loaded, quar))
+                for t, loaded, quar in con.execute(
+                    "SELECT raw_table, sum(rows_loaded), sum(rows_quarantined) FROM audit.load_log "
+                    "WHERE run_id = ? GROUP BY 1",
+                    [result.run_id],
+                ).fetchall()
+            )
+        )
+        for obj in OBJECTS:
+            cur = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
+            loaded, quar = per_run.get(obj.table, (0, 0))
+            summary.tables.append((f"raw.{obj.table}", cur, int(loaded or 0), int(quar or 0)))
+        summary.refused = [
+            r[0]
+            for r in con.execute(
+                "SELECT message FROM audit.load_log WHERE run_id = ? AND status = 'refused' ORDER BY file",
+                [result.run_id],
+            ).fetchall()
+        ]
+    return summary

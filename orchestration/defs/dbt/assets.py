@@ -1,0 +1,50 @@
+"""dbt models as Dagster assets: staging, intermediate and marts, built with `dbt build`."""
+
+import os
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_env, ensure_manifest, salesdw_dbt_project
+from orchestration.defs.dbt.translator import SalesdwTranslator
+from orchestration.defs.resources import WRITER_POOL
+
+
+def build_dbt_assets() -> dg.AssetsDefinition:
+    project = salesdw_dbt_project()
+    manifest = ensure_manifest(project)
+
+    @dbt_assets(
+        manifest=manifest,
+        project=project,
+        dagster_dbt_translator=SalesdwTranslator(),
+        pool=WRITER_POOL,
+        name="dbt_models",
+    )
+    def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        expected = len(context.selected_asset_keys)
+        built = 0
+        for event in dbt.cli(["build"], context=context).stream():
+            if isinstance(event, dg.Output | dg.AssetMaterialization):
+                built += 1
+            yield event
+        # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
+        if built < expected:
+            raise dg.Failure(f"dbt built {built} of the {expected} selected models; see the dbt log above")
+
+    return dbt_models
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    project = salesdw_dbt_project()
+    # dbt runs as a subprocess that inherits this environment: give it the warehouse path.
+    os.environ.update({k: v for k, v in dbt_env().items() if k not in os.environ})
+    return dg.Definitions(
+        assets=[build_dbt_assets()],
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+            )
+        },
+    )

@@ -1,0 +1,63 @@
+"""The dbt project as Dagster sees it, and a manifest that is always up to date without a manual step."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from ingestion.settings import DBT_PROJECT_DIR, Settings
+
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+SOURCE_GLOBS = ("models/**/*", "macros/**/*", "tests/**/*", "snapshots/**/*", "seeds/**/*")
+
+
+def dbt_env() -> dict[str, str]:
+    """dbt's profile reads the warehouse path from the environment; default it from settings."""
+    env = dict(os.environ)
+    env.setdefault("SALESDW_WAREHOUSE", str(Settings.from_env().warehouse))
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def salesdw_dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = (project_dir / "dbt_project.yml").stat().st_mtime
+    for pattern in SOURCE_GLOBS:
+        for p in project_dir.glob(pattern):
+            if p.is_file():
+                newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Run `dbt parse` when manifest.json is missing or older than any model, macro or test.
+
+    A newcomer, a test session and `dagster dev` all get a current manifest; a file lock keeps two
+    processes from parsing at once.
+    """
+    manifest = project.manifest_path
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir):
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(project.project_dir):
+            return manifest
+        proc = subprocess.run(
+            [DBT_EXECUTABLE, "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
+            cwd=project.project_dir,
+            env=dbt_env(),
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"dbt parse failed in {project.project_dir}:\n{proc.stdout}\n{proc.stderr}")
+    return manifest

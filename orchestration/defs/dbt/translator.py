@@ -1,0 +1,27 @@
+"""One place decides dbt asset keys and groups: [layer, model] keys, groups after the dbt folders."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings
+
+
+def dbt_layer(props: Mapping[str, Any]) -> str:
+    """staging / intermediate / marts: the first folder under models/."""
+    fqn = props.get("fqn", [])
+    return fqn[1] if len(fqn) > 2 else "models"
+
+
+class SalesdwTranslator(DagsterDbtTranslator):
+    def __init__(self):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            # source crm.opportunity is the raw asset raw/crm__opportunity (read through its __current view)
+            return dg.AssetKey(["raw", f"{dbt_resource_props['source_name']}__{dbt_resource_props['name']}"])
+        return dg.AssetKey([dbt_layer(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_layer(dbt_resource_props)

@@ -18,6 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP) ## create .venv and install the locked dependencies
 	@mkdir -p $(DAGSTER_HOME)
+	@test -f $(DAGSTER_HOME)/dagster.yaml || cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 run: setup ## run the whole pipeline once (demo data when the landing zone is empty)
 	$(BIN)/salesdw run

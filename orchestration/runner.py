@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,10 @@ def dagster_instance() -> dg.DagsterInstance:
         home = PROJECT_ROOT / "data" / "dagster"
         home.mkdir(parents=True, exist_ok=True)
         os.environ["DAGSTER_HOME"] = str(home)
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(Path(__file__).parent / "dagster.yaml", home / "dagster.yaml")
     return dg.DagsterInstance.get()
 
 
@@ -101,11 +105,15 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     from orchestration.definitions import defs as lazy_defs
 
     defs = lazy_defs()
-    job = defs.resolve_job_def("full_pipeline")
+    from orchestration.progress import progress_logger
+
+    job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
     logging.getLogger("dagster").setLevel(logging.WARNING)
     started = time.perf_counter()
     say("running the pipeline through Dagster (job full_pipeline)…")
-    result = job.execute_in_process(instance=dagster_instance(), raise_on_error=False)
+    result = job.execute_in_process(
+        run_config={"loggers": {"progress": {}}}, instance=dagster_instance(), raise_on_error=False
+    )
     summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
 
     for ev in result.get_asset_check_evaluations():
@@ -119,7 +127,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
             err = ev.event_specific_data.error if ev.event_specific_data else None
-            msg = err.message.strip().splitlines()[0] if err else "unknown error"
+            msg = " ".join(err.message.split())[:300] if err else "unknown error"
             summary.failures.append(f"{ev.step_key}: {msg}")
 
     with connect(settings.warehouse, read_only=True) as con:

@@ -5,7 +5,7 @@ import dagster as dg
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.raw_checks import raw_integrity
 from orchestration.defs.raw.assets import raw_key
-from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource
 
 
 def _integrity_check(obj: SourceObject) -> dg.AssetChecksDefinition:
@@ -13,10 +13,11 @@ def _integrity_check(obj: SourceObject) -> dg.AssetChecksDefinition:
         asset=raw_key(obj),
         name="keys_unique_and_required_fields_present",
         blocking=True,
+        pool=WRITER_POOL,
         description=f"raw.{obj.table}__current: one row per {obj.key}, every required field filled.",
     )
     def _check(duckdb: WarehouseResource) -> dg.AssetCheckResult:
-        with duckdb.connect(read_only=False) as con:
+        with duckdb.connect() as con:
             r = raw_integrity(con, obj)
         return dg.AssetCheckResult(
             passed=r.passed,
@@ -39,6 +40,7 @@ def _refused_check(obj: SourceObject) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=raw_key(obj),
         name="no_refused_files",
+        pool=WRITER_POOL,
         description="Warns when a delivered file of this object could not be read at all in this run.",
     )
     def _check(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource) -> dg.AssetCheckResult:

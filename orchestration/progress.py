@@ -1,0 +1,62 @@
+"""A compact Dagster logger for `salesdw run`: one line per finished step, failures with their reason."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import dagster as dg
+
+_QUIET_EVENTS = {
+    "STEP_START",
+    "STEP_OUTPUT",
+    "HANDLED_OUTPUT",
+    "LOADED_INPUT",
+    "STEP_INPUT",
+    "ASSET_MATERIALIZATION_PLANNED",
+}
+
+
+class ProgressHandler(logging.Handler):
+    def __init__(self, stream=None):
+        super().__init__(logging.DEBUG)  # Dagster's structured events arrive at DEBUG
+        self.stream = stream or sys.stdout
+        self.started = time.perf_counter()
+
+    def _say(self, text: str) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.stream.write(f"[{int(elapsed // 60):02d}:{elapsed % 60:04.1f}] {text}\n")
+        self.stream.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is None:
+            # Messages our assets log themselves (files loaded, refusals): show info and above.
+            if record.levelno >= logging.INFO and step:
+                self._say(f"  {step}: {meta.get('orig_message', record.getMessage())}")
+            return
+        kind = event.event_type_value
+        if kind == "STEP_SUCCESS":
+            secs = (event.event_specific_data.duration_ms or 0) / 1000
+            self._say(f"done   {step} ({secs:.1f}s)")
+        elif kind == "STEP_FAILURE":
+            err = event.event_specific_data.error
+            msg = " ".join(err.message.split())[:300] if err else "unknown error"
+            self._say(f"FAILED {step}: {msg}")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            ev = event.event_specific_data
+            if not ev.passed:
+                level = "warning" if ev.severity == dg.AssetCheckSeverity.WARN else "CHECK FAILED"
+                self._say(f"{level} {ev.asset_key.to_user_string()}:{ev.check_name}")
+        elif kind == "STEP_SKIPPED":
+            self._say(f"skipped {step} (an upstream step or blocking check failed)")
+
+
+@dg.logger(description="One line per finished step, for the salesdw command line.")
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    lg = logging.Logger("salesdw.progress", level=logging.DEBUG)
+    lg.addHandler(ProgressHandler())
+    return lg

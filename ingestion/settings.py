@@ -17,6 +17,12 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 VARIABLES: dict[str, tuple[str, str]] = {
     "SALESDW_LANDING_DIR": ("data/landing", "landing zone the loaders read batch files from"),
     "SALESDW_WAREHOUSE": ("data/warehouse.duckdb", "the DuckDB warehouse file (raw, audit, staging, marts)"),
+    "SALESDW_MARTS": (
+        "data/salesdw_marts.duckdb",
+        # Not marts.duckdb: DuckDB names the catalog after the file, and a catalog `marts` beside the
+        # schema `marts` makes every `marts.<table>` reference ambiguous for BI tools.
+        "the published, read-only marts file BI tools read (schema marts)",
+    ),
     "SALESDW_REPORT_DIR": ("data/reports", "where the data-quality report is written"),
     "SALESDW_DEMO": ("auto", "'auto': generate demo data when the landing zone is empty; '0': never"),
     "SALESDW_DEMO_SCALE": ("1", "size of the generated demo dataset (1 = ~100 reps, 20k opportunities)"),
@@ -39,6 +45,7 @@ def _path(value: str) -> Path:
 class Settings:
     landing_dir: Path
     warehouse: Path
+    marts: Path
     report_dir: Path
     demo: str
     demo_scale: float
@@ -67,6 +74,7 @@ class Settings:
         return cls(
             landing_dir=path("SALESDW_LANDING_DIR"),
             warehouse=path("SALESDW_WAREHOUSE"),
+            marts=path("SALESDW_MARTS"),
             report_dir=path("SALESDW_REPORT_DIR"),
             demo=demo,
             demo_scale=float(get("SALESDW_DEMO_SCALE")),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingestion.publish import published_info
 from ingestion.settings import PROJECT_ROOT, Settings
 from ingestion.warehouse import connect
 
@@ -60,6 +61,8 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    published: bool = False
+    serving: dict | None = None  # what the serving file holds after this run
 
     @property
     def exit_code(self) -> int:
@@ -88,6 +91,17 @@ class RunSummary:
             lines += [f"  {m}" for m in self.refused]
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
+        if self.published:
+            lines.append(
+                f"published:   {settings.marts} (schema marts, {len(self.serving['tables'])} tables, read-only)"
+            )
+        elif self.serving:
+            lines.append(
+                f"NOT PUBLISHED: {settings.marts} still holds the marts of run {self.serving['run_id'][:8]} "
+                f"published {self.serving['published_at']:%Y-%m-%d %H:%M} UTC; BI tools keep reading those."
+            )
+        else:
+            lines.append(f"NOT PUBLISHED: nothing has been published to {settings.marts} yet.")
         lines.append(f"warehouse:   {settings.warehouse}")
         lines.append(f"landing:     {settings.landing_dir}")
         lines.append("quarantine:  audit.quarantine in the warehouse (load log: audit.load_log)")
@@ -100,6 +114,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     os.environ["SALESDW_LANDING_DIR"] = str(settings.landing_dir)
     os.environ["SALESDW_WAREHOUSE"] = str(settings.warehouse)
     os.environ["SALESDW_REPORT_DIR"] = str(settings.report_dir)
+    os.environ["SALESDW_MARTS"] = str(settings.marts)
     ensure_demo_data(settings, say)
 
     from orchestration.definitions import defs as lazy_defs
@@ -129,6 +144,11 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
             err = ev.event_specific_data.error if ev.event_specific_data else None
             msg = " ".join(err.message.split())[:300] if err else "unknown error"
             summary.failures.append(f"{ev.step_key}: {msg}")
+
+    summary.published = any(
+        e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
+    )
+    summary.serving = published_info(settings.marts)
 
     with connect(settings.warehouse, read_only=True) as con:
         from ingestion.contract import OBJECTS

@@ -61,3 +61,17 @@ def ensure_manifest(project: DbtProject) -> Path:
         if proc.returncode != 0:
             raise RuntimeError(f"dbt parse failed in {project.project_dir}:\n{proc.stdout}\n{proc.stderr}")
     return manifest
+
+
+def manifest_models(layer: str | None = None) -> list[dict]:
+    """Models of the dbt project (optionally of one layer: staging/intermediate/marts), from the manifest."""
+    import json
+
+    from orchestration.defs.dbt.translator import dbt_layer
+
+    manifest = json.loads(ensure_manifest(salesdw_dbt_project()).read_text())
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and (layer is None or dbt_layer(n) == layer)
+    ]

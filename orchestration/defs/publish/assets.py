@@ -1,0 +1,46 @@
+"""Publish: copy the audited marts into the read-only serving file, atomically."""
+
+import dagster as dg
+
+from ingestion.publish import publish_marts
+from ingestion.settings import Settings
+from orchestration.defs.dbt.project import manifest_models
+from orchestration.defs.dbt.translator import SalesdwTranslator
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+
+
+def build_publish_asset() -> dg.AssetsDefinition:
+    translator = SalesdwTranslator()
+    marts = manifest_models("marts")
+    mart_keys = [translator.get_asset_key(m) for m in marts]
+    tables = sorted(m.get("alias") or m["name"] for m in marts)
+
+    @dg.asset(
+        key=["publish", "marts"],
+        group_name="publish",
+        deps=mart_keys,
+        pool=WRITER_POOL,
+        kinds={"duckdb"},
+        description=(
+            "The serving file BI tools read (SALESDW_MARTS, default data/salesdw_marts.duckdb, schema marts): "
+            "replaced atomically, and only when every upstream model built and every blocking gate passed."
+        ),
+    )
+    def publish(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+        target = Settings.from_env().marts
+        result = publish_marts(duckdb.path, target, run_id=context.run.run_id, tables=tables)
+        context.log.info(f"published {len(result.tables)} marts to {result.path}")
+        return dg.MaterializeResult(
+            metadata={
+                "path": str(result.path),
+                "tables": len(result.tables),
+                "rows": dg.MetadataValue.json(result.tables),
+            }
+        )
+
+    return publish
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_publish_asset()])

@@ -3,37 +3,17 @@
 import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
-from ingestion.raw_checks import raw_integrity
+from orchestration.defs.gates import suite_check
 from orchestration.defs.raw.assets import raw_key
 from orchestration.defs.resources import WRITER_POOL, WarehouseResource
 
 
-def _integrity_check(obj: SourceObject) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=raw_key(obj),
-        name="keys_unique_and_required_fields_present",
-        blocking=True,
-        pool=WRITER_POOL,
-        description=f"raw.{obj.table}__current: one row per {obj.key}, every required field filled.",
+def _suite_check(obj: SourceObject) -> dg.AssetChecksDefinition:
+    return suite_check(
+        raw_key(obj),
+        f"raw.{obj.table}__current",
+        "required fields, unique keys, id formats and accepted values of the latest versions",
     )
-    def _check(duckdb: WarehouseResource) -> dg.AssetCheckResult:
-        with duckdb.connect() as con:
-            r = raw_integrity(con, obj)
-        return dg.AssetCheckResult(
-            passed=r.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=None
-            if r.passed
-            else f"{r.duplicate_keys} duplicate {obj.key}s, empty required fields: {r.null_required}",
-            metadata={
-                "rows": r.rows,
-                "duplicate_keys": r.duplicate_keys,
-                "null_required_fields": dg.MetadataValue.json(r.null_required),
-                "sample_duplicate_keys": dg.MetadataValue.json(r.sample_duplicate_keys),
-            },
-        )
-
-    return _check
 
 
 def _refused_check(obj: SourceObject) -> dg.AssetChecksDefinition:
@@ -60,4 +40,4 @@ def _refused_check(obj: SourceObject) -> dg.AssetChecksDefinition:
     return _check
 
 
-raw_checks = [_integrity_check(o) for o in OBJECTS] + [_refused_check(o) for o in OBJECTS]
+raw_checks = [_suite_check(o) for o in OBJECTS] + [_refused_check(o) for o in OBJECTS]

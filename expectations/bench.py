@@ -1,0 +1,156 @@
+"""How long the GE raw suites take on big tables, against the same checks as hand-written SQL.
+
+    .venv/bin/python -m expectations.bench --rows 1000000 [--warehouse /tmp/ge_bench.duckdb]
+
+Builds a warehouse with ``--rows`` opportunities and invoices (a few planted bad rows each), runs
+the raw suites for both through ``validate()``, then the same rules as plain DuckDB SQL on one
+connection (one aggregate pass for the counts, the uniqueness and reconciliation queries, and a
+sample query for each failing rule), checks both report the same counts, and prints the timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import great_expectations.expectations as gxe
+
+from expectations.runner import validate
+from expectations.suites import Suite, raw_suites
+from ingestion.warehouse import connect, ensure_raw_schema, quote_ident, quote_literal
+
+TABLES = ("crm__opportunity", "billing__invoice")
+STAGES = ("Prospecting", "Qualification", "Proposal", "Closed Won", "Closed Lost")
+
+
+def build(path: Path, rows: int) -> None:
+    path.unlink(missing_ok=True)
+    con = connect(path)
+    ensure_raw_schema(con)
+    con.execute(
+        "INSERT INTO raw.crm__opportunity_stage "
+        '("Id", "MasterLabel", "SortOrder", "IsClosed", "IsWon", "IsActive", _batch, _row_number) '
+        "SELECT '01J' || lpad(CAST(i AS VARCHAR), 15, '0'), s, i, s LIKE 'Closed%', s = 'Closed Won', true, "
+        f"'b1', i FROM (SELECT unnest({list(STAGES)}) AS s, generate_subscripts({list(STAGES)}, 1) AS i)"
+    )
+    # Every 100 000th row breaks a rule: an unknown stage / a bad Salesforce id / a bad Stripe id.
+    con.execute(
+        f"""INSERT INTO raw.crm__opportunity ("Id", "Name", "AccountId", "OwnerId", "StageName", "Amount",
+            "CloseDate", "IsClosed", "IsWon", "ForecastCategoryName", "Type", "CreatedDate", "SystemModstamp",
+            "IsDeleted", _batch, _row_number)
+        SELECT '006' || lpad(CAST(i AS VARCHAR), 15, '0'), 'Deal ' || i,
+            CASE WHEN i % 100000 = 1 THEN 'not-an-id' ELSE '001' || lpad(CAST(i % 5000 AS VARCHAR), 15, '0') END,
+            '005' || lpad(CAST(i % 300 AS VARCHAR), 15, '0'),
+            CASE WHEN i % 100000 = 2 THEN 'Negotiation' ELSE {list(STAGES)}[1 + i % 5] END,
+            i % 100000, DATE '2024-01-01' + CAST(i % 700 AS INTEGER), i % 5 >= 3, i % 5 = 3, 'Pipeline',
+            ['New Business', 'Existing Business', 'Renewal'][1 + i % 3],
+            TIMESTAMPTZ '2023-01-01 00:00:00+00' + to_seconds(i), TIMESTAMPTZ '2024-06-01 00:00:00+00' + to_seconds(i),
+            false, 'b1', i
+        FROM range({rows}) r(i)"""
+    )
+    con.execute(
+        f"""INSERT INTO raw.billing__invoice (id, object, customer, subscription, status, created, period_start,
+            period_end, currency, subtotal, total, amount_due, amount_paid, lines, _batch, _row_number)
+        SELECT CASE WHEN i % 100000 = 3 THEN 'inv_' ELSE 'in_' END || i, 'invoice', 'cus_' || (i % 40000),
+            'sub_' || (i % 50000), ['draft', 'open', 'paid', 'uncollectible', 'void'][1 + i % 5],
+            to_timestamp(1700000000 + i), to_timestamp(1700000000 + i), to_timestamp(1702592000 + i), 'usd',
+            i % 10000, i % 10000, i % 10000, i % 10000, '{{"object": "list", "data": []}}', 'b1', i
+        FROM range({rows}) r(i)"""
+    )
+    con.execute("CHECKPOINT")
+    con.close()
+
+
+def _bad_condition(e) -> str | None:
+    """The SQL condition for a bad row of a column rule (NULLs pass all but not-null, as in GE)."""
+    col = quote_ident(getattr(e, "column", "") or "")
+    if isinstance(e, gxe.ExpectColumnValuesToNotBeNull):
+        return f"{col} IS NULL"
+    if isinstance(e, gxe.ExpectColumnValuesToMatchRegex):
+        return f"{col} IS NOT NULL AND NOT regexp_matches({col}, {quote_literal(e.regex)})"
+    if isinstance(e, gxe.ExpectColumnValuesToBeInSet):
+        values = ", ".join(quote_literal(v) for v in e.value_set)
+        return f"{col} IS NOT NULL AND {col} NOT IN ({values})"
+    return None
+
+
+def hand_written(path: Path, suite: Suite, sample_size: int = 20) -> dict[str, int]:
+    """The suite's rules as plain SQL: counts for every rule, a sample of rows for each failing one."""
+    view = f"{suite.layer}.{quote_ident(suite.table)}"
+    con = connect(path, read_only=True)
+    try:
+        names = [Suite.expectation_name(e) for e in suite.expectations]
+        conditions = {n: _bad_condition(e) for n, e in zip(names, suite.expectations, strict=True)}
+        columns = {n: c for n, c in conditions.items() if c}
+        # One pass for all the column rules, as a careful engineer would write it.
+        filters = ", ".join(f"count(*) FILTER (WHERE {c})" for c in columns.values())
+        row = con.execute(f"SELECT count(*), {filters} FROM {view}").fetchone()
+        counts = dict(zip(columns, row[1:], strict=True))
+        samples = {n: f"SELECT * FROM {view} WHERE {c} LIMIT {sample_size}" for n, c in columns.items()}
+        for n, e in zip(names, suite.expectations, strict=True):
+            if isinstance(e, gxe.ExpectColumnValuesToBeUnique):
+                col = quote_ident(e.column)
+                dupes = f"SELECT {col} FROM {view} WHERE {col} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+                counts[n] = con.execute(f"SELECT count(*) FROM {view} WHERE {col} IN ({dupes})").fetchone()[0]
+                samples[n] = f"SELECT * FROM {view} WHERE {col} IN ({dupes}) LIMIT {sample_size}"
+            elif isinstance(e, gxe.UnexpectedRowsExpectation):
+                query = e.unexpected_rows_query.replace("{batch}", view)
+                counts[n] = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+                samples[n] = f"SELECT * FROM ({query}) LIMIT {sample_size}"
+        for n, count in counts.items():
+            if count:
+                con.execute(samples[n]).fetchall()
+        return counts
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the warehouse built by a previous run")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warehouse", type=Path, default=Path(tempfile.gettempdir()) / "ge_bench.duckdb")
+    args = parser.parse_args(argv)
+
+    t = time.perf_counter()
+    if not args.reuse:
+        build(args.warehouse, args.rows)
+    print(f"built {args.rows:,} opportunities and invoices in {time.perf_counter() - t:.1f}s")
+    suites = raw_suites()
+    validate(args.warehouse, suites["raw.crm__user__current"])  # warm up GE's imports and caches
+    report = {}
+    for table in TABLES:
+        suite = suites[f"raw.{table}__current"]
+        ge_times, sql_times = [], []
+        for _ in range(args.repeat):  # interleaved, so machine load hits both sides alike
+            t = time.perf_counter()
+            result = validate(args.warehouse, suite)
+            ge_times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            sql_counts = hand_written(args.warehouse, suite)
+            sql_times.append(time.perf_counter() - t)
+        ge_counts = {r.name: r.unexpected_count for r in result.results}
+        assert ge_counts == sql_counts, (ge_counts, sql_counts)
+        assert not any(r.exception for r in result.results)
+        ge_s, sql_s = statistics.median(ge_times), statistics.median(sql_times)
+        report[suite.name] = {
+            "expectations": len(suite.expectations),
+            "ge_validate_s_median": round(ge_s, 2),
+            "ge_validate_s_all": [round(x, 2) for x in ge_times],
+            "hand_written_sql_s_median": round(sql_s, 2),
+            "hand_written_sql_s_all": [round(x, 2) for x in sql_times],
+            "failures": {r.name: r.unexpected_count for r in result.failures},
+        }
+        print(
+            f"{suite.name}: {len(suite.expectations)} expectations, validate() {ge_s:.2f}s, SQL {sql_s:.2f}s"
+        )
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

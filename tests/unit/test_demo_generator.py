@@ -1,0 +1,623 @@
+"""The demo generator writes the contract's shapes, consistently, reproducibly, and dirty exactly as documented."""
+
+from __future__ import annotations
+
+import collections
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.demo.generator import generate
+
+SCALE = 0.05
+
+# Field lists exactly as shared/contracts/sources.md states them (plus Stripe's `object`).
+CRM_FIELDS = {
+    "User": "Id Name Email IsActive ManagerId UserRoleId Title Department CreatedDate SystemModstamp",
+    "UserRole": "Id Name ParentRoleId",
+    "Account": "Id Name Type Industry BillingCountry NumberOfEmployees AnnualRevenue OwnerId ParentId Website "
+    "CreatedDate SystemModstamp IsDeleted",
+    "Contact": "Id AccountId FirstName LastName Email Title OwnerId CreatedDate SystemModstamp IsDeleted",
+    "Lead": "Id Company Email Status LeadSource OwnerId IsConverted ConvertedDate ConvertedAccountId "
+    "ConvertedContactId ConvertedOpportunityId CreatedDate SystemModstamp IsDeleted",
+    "Opportunity": "Id Name AccountId OwnerId StageName Amount Probability CloseDate IsClosed IsWon "
+    "ForecastCategoryName Type LeadSource CurrencyIsoCode CreatedDate LastModifiedDate "
+    "SystemModstamp IsDeleted",
+    "OpportunityHistory": "Id OpportunityId StageName Amount Probability CloseDate ForecastCategory CreatedDate "
+    "CreatedById SystemModstamp IsDeleted",
+    "OpportunityLineItem": "Id OpportunityId Product2Id Quantity UnitPrice TotalPrice ListPrice Discount "
+    "ServiceDate CreatedDate SystemModstamp IsDeleted",
+    "Product2": "Id Name ProductCode Family IsActive CreatedDate SystemModstamp",
+    "OpportunityStage": "Id MasterLabel SortOrder IsClosed IsWon DefaultProbability ForecastCategoryName IsActive",
+    "ForecastingQuota": "Id QuotaOwnerId StartDate QuotaAmount CurrencyIsoCode SystemModstamp",
+    "DatedConversionRate": "Id IsoCode ConversionRate StartDate NextStartDate",
+}
+JSON_FIELDS = {
+    "billing/customers": "id object created email name currency metadata deleted",
+    "billing/products": "id object name active created updated",
+    "billing/prices": "id object product currency unit_amount type recurring active created",
+    "billing/subscriptions": "id object customer status created start_date canceled_at ended_at cancel_at "
+    "trial_start trial_end currency items discount metadata",
+    "billing/invoices": "id object customer subscription status created period_start period_end currency subtotal "
+    "total amount_due amount_paid lines status_transitions",
+    "billing/charges": "id object customer invoice amount amount_refunded currency status paid refunded created",
+    "billing/refunds": "id object charge amount currency status reason created",
+    "activity/events": "id type direction occurred_at updated_at rep_email participant_emails crm_account_id "
+    "crm_opportunity_id duration_seconds outcome subject is_deleted",
+}
+EXPECTED_DEFECTS = {
+    "unparseable_row": 5,
+    "wrong_type": 10,
+    "missing_required": 4,
+    "duplicate_conflict": 6,
+    "refuse_missing_key_column": 1,
+    "refuse_invalid_file": 2,
+    "bom": 1,
+    "crlf": 1,
+    "reordered_columns": 1,
+    "extra_column": 1,
+    "quoted_newline": 1,
+    "empty_file": 1,
+    "header_only": 1,
+}
+
+
+# Keep ISO strings as text: DuckDB's timestamp sniffing would drop the UTC offsets we want to check.
+_KEEP_TEXT = "timestampformat='%d/%m/%Y !', dateformat='%d/%m/%Y !'"
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("clean")
+    return out, generate(out, scale=SCALE, seed=7)
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("dirty")
+    return out, generate(out, scale=SCALE, seed=7, dirty=True)
+
+
+@pytest.fixture(scope="module")
+def db(clean) -> duckdb.DuckDBPyConnection:
+    """Every clean object as a raw table (all versions) and a current-state table (latest version)."""
+    out, _ = clean
+    con = duckdb.connect()
+    for obj, fields in CRM_FIELDS.items():
+        con.execute(
+            f"CREATE TABLE raw_{obj} AS SELECT * FROM read_csv('{out}/crm/{obj}/*.csv', all_varchar=true, "
+            f"header=true, filename=true)"
+        )
+        order = "SystemModstamp DESC, filename DESC" if "SystemModstamp" in fields else "filename DESC"
+        con.execute(
+            f"CREATE TABLE cur_{obj} AS SELECT * FROM raw_{obj} "
+            f"QUALIFY row_number() OVER (PARTITION BY Id ORDER BY {order}) = 1"
+        )
+    for folder in JSON_FIELDS:
+        name = folder.split("/")[1]
+        con.execute(
+            f"CREATE TABLE raw_{name} AS SELECT * FROM read_json('{out}/{folder}/*.jsonl', "
+            f"format='newline_delimited', filename=true, sample_size=-1, {_KEEP_TEXT})"
+        )
+        con.execute(
+            f"CREATE TABLE cur_{name} AS SELECT * FROM raw_{name} "
+            f"QUALIFY row_number() OVER (PARTITION BY id ORDER BY filename DESC) = 1"
+        )
+    return con
+
+
+def _scalar(con, sql: str):
+    return con.execute(sql).fetchone()[0]
+
+
+# ------------------------------------------------------------------------------------------ determinism
+
+
+def test_same_seed_is_byte_identical_and_other_seed_differs(clean, dirty, tmp_path):
+    again = tmp_path / "again"
+    assert generate(again, scale=SCALE, seed=7) == clean[1]
+    assert _tree_hashes(again) == _tree_hashes(clean[0])
+    again_dirty = tmp_path / "again_dirty"
+    generate(again_dirty, scale=SCALE, seed=7, dirty=True)
+    assert _tree_hashes(again_dirty) == _tree_hashes(dirty[0])
+    other = tmp_path / "other"
+    generate(other, scale=SCALE, seed=8)
+    a, b = _tree_hashes(other), _tree_hashes(clean[0])
+    shared = set(a) & set(b)
+    assert any(a[k] != b[k] for k in shared)
+
+
+def test_summary_counts_match_files(clean):
+    out, summary = clean
+    for rel, n in summary.items():
+        lines = (out / rel).read_text(encoding="utf-8").count("\n")
+        assert lines - (1 if rel.endswith(".csv") else 0) == n, rel
+
+
+# ------------------------------------------------------------------------------------------ shapes
+
+
+def test_every_crm_object_has_contract_header_and_rows(clean):
+    out, _ = clean
+    for obj, fields in CRM_FIELDS.items():
+        files = sorted((out / "crm" / obj).glob("*.csv"))
+        assert files, obj
+        assert len(files) >= 2 or obj == "OpportunityStage", f"{obj} has no delta batch"
+        for f in files:
+            with f.open(encoding="utf-8", newline="") as fh:
+                assert next(csv.reader(fh)) == fields.split(), f
+        assert sum(sum(1 for _ in csv.reader(f.open(encoding="utf-8", newline=""))) - 1 for f in files) > 0
+
+
+def test_every_json_object_has_contract_keys_and_rows(clean):
+    out, _ = clean
+    con = duckdb.connect()
+    for folder, fields in JSON_FIELDS.items():
+        rows = con.execute(
+            f"SELECT json_keys(json) AS k, count(*) FROM read_json_objects('{out}/{folder}/*.jsonl', "
+            f"format='newline_delimited') GROUP BY k"
+        ).fetchall()
+        assert rows, folder
+        assert [r[0] for r in rows] == [fields.split()], folder
+        assert sum(r[1] for r in rows) > 0
+
+
+def test_batch_names_sort_chronologically(clean):
+    out, _ = clean
+    pat = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{6}_\d{4}\.(csv|jsonl)$")
+    for p in out.rglob("*.*"):
+        assert pat.match(p.name), p
+
+
+def test_formats(db):
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM raw_Opportunity WHERE NOT regexp_full_match(CreatedDate, "
+            "'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z')",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            db, "SELECT count(*) FROM raw_Opportunity WHERE NOT regexp_full_match(Amount, '\\d+\\.\\d\\d')"
+        )
+        == 0
+    )
+    assert _scalar(db, "SELECT count(*) FROM raw_Opportunity WHERE IsWon NOT IN ('true', 'false')") == 0
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM raw_events WHERE NOT regexp_full_match(occurred_at, "
+            "'\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d[+-]\\d\\d:\\d\\d')",
+        )
+        == 0
+    )
+    for table, prefix in (
+        ("customers", "cus_"),
+        ("subscriptions", "sub_"),
+        ("invoices", "in_"),
+        ("charges", "ch_"),
+        ("refunds", "re_"),
+        ("products", "prod_"),
+        ("prices", "price_"),
+    ):
+        assert _scalar(db, f"SELECT count(*) FROM raw_{table} WHERE NOT starts_with(id, '{prefix}')") == 0
+    # Stripe timestamps are unix seconds inside the window
+    assert _scalar(db, "SELECT max(created) < 1767225600 AND min(created) > 1600000000 FROM raw_invoices")
+
+
+# ------------------------------------------------------------------------------------------ consistency
+
+FOREIGN_KEYS = [
+    ("raw_Opportunity", "AccountId", "raw_Account", "Id"),
+    ("raw_Opportunity", "OwnerId", "raw_User", "Id"),
+    ("raw_OpportunityHistory", "OpportunityId", "raw_Opportunity", "Id"),
+    ("raw_OpportunityHistory", "CreatedById", "raw_User", "Id"),
+    ("raw_OpportunityLineItem", "OpportunityId", "raw_Opportunity", "Id"),
+    ("raw_OpportunityLineItem", "Product2Id", "raw_Product2", "Id"),
+    ("raw_Contact", "AccountId", "raw_Account", "Id"),
+    ("raw_Contact", "OwnerId", "raw_User", "Id"),
+    ("raw_Account", "OwnerId", "raw_User", "Id"),
+    ("raw_Account", "ParentId", "raw_Account", "Id"),
+    ("raw_Lead", "OwnerId", "raw_User", "Id"),
+    ("raw_Lead", "ConvertedAccountId", "raw_Account", "Id"),
+    ("raw_Lead", "ConvertedContactId", "raw_Contact", "Id"),
+    ("raw_Lead", "ConvertedOpportunityId", "raw_Opportunity", "Id"),
+    ("raw_ForecastingQuota", "QuotaOwnerId", "raw_User", "Id"),
+    ("raw_User", "ManagerId", "raw_User", "Id"),
+    ("raw_User", "UserRoleId", "raw_UserRole", "Id"),
+    ("raw_UserRole", "ParentRoleId", "raw_UserRole", "Id"),
+    ("raw_subscriptions", "customer", "raw_customers", "id"),
+    ("raw_invoices", "customer", "raw_customers", "id"),
+    ("raw_invoices", "subscription", "raw_subscriptions", "id"),
+    ("raw_charges", "invoice", "raw_invoices", "id"),
+    ("raw_charges", "customer", "raw_customers", "id"),
+    ("raw_refunds", "charge", "raw_charges", "id"),
+    ("raw_prices", "product", "raw_products", "id"),
+    ("raw_events", "crm_account_id", "raw_Account", "Id"),
+    ("raw_events", "crm_opportunity_id", "raw_Opportunity", "Id"),
+]
+
+
+@pytest.mark.parametrize(("child", "col", "parent", "key"), FOREIGN_KEYS)
+def test_foreign_keys_resolve(db, child, col, parent, key):
+    orphans = _scalar(
+        db,
+        f"SELECT count(*) FROM {child} c WHERE c.{col} IS NOT NULL AND c.{col} NOT IN "
+        f"(SELECT {key} FROM {parent})",
+    )
+    assert orphans == 0
+
+
+def test_cross_source_links_resolve(db):
+    linked = _scalar(
+        db, "SELECT count(*) FROM raw_customers WHERE metadata.salesforce_account_id IS NOT NULL"
+    )
+    total = _scalar(db, "SELECT count(*) FROM raw_customers")
+    assert 0.85 * total < linked < total  # ~5% were created without the CRM link
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM raw_customers WHERE metadata.salesforce_account_id IS NOT NULL "
+            "AND metadata.salesforce_account_id NOT IN (SELECT Id FROM raw_Account)",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM raw_events WHERE lower(rep_email) NOT IN "
+            "(SELECT lower(Email) FROM raw_User)",
+        )
+        == 0
+    )
+    assert _scalar(db, "SELECT count(*) FROM raw_events WHERE rep_email <> lower(rep_email)") > 0
+    for sub in ("invoices", "subscriptions"):
+        col = "lines" if sub == "invoices" else "items"
+        assert (
+            _scalar(
+                db,
+                f"SELECT count(*) FROM (SELECT unnest({col}.data) AS d FROM raw_{sub}) "
+                "WHERE d.price.id NOT IN (SELECT id FROM raw_prices)",
+            )
+            == 0
+        )
+
+
+def test_participants_mostly_resolve_to_crm_people(db):
+    db.execute("""CREATE OR REPLACE TEMP TABLE parts AS
+        SELECT lower(unnest(participant_emails)) AS e FROM raw_events""")
+    db.execute("""CREATE OR REPLACE TEMP TABLE people AS
+        SELECT lower(Email) AS e FROM raw_Contact WHERE Email IS NOT NULL
+        UNION SELECT lower(Email) FROM raw_Lead WHERE Email IS NOT NULL""")
+    db.execute("""CREATE OR REPLACE TEMP TABLE domains AS
+        SELECT DISTINCT regexp_replace(regexp_replace(lower(Website), '^(https?://)?(www\\.)?', ''), '/$', '') AS d
+        FROM raw_Account""")
+    total, exact, domain_only = db.execute("""
+        SELECT count(*), count(*) FILTER (WHERE e IN (SELECT e FROM people)),
+               count(*) FILTER (WHERE e NOT IN (SELECT e FROM people) AND split_part(e, '@', 2) IN (SELECT d FROM domains))
+        FROM parts""").fetchone()
+    assert exact / total > 0.7
+    assert 0 < domain_only < total - exact  # some only by domain, some not at all
+
+
+def test_line_items_sum_to_amount_and_history_matches(db):
+    mismatched = _scalar(
+        db,
+        """
+        WITH li AS (SELECT OpportunityId, sum(TotalPrice::DECIMAL(18,2)) AS total FROM cur_OpportunityLineItem
+                    WHERE IsDeleted = 'false' GROUP BY 1)
+        SELECT count(*) FROM cur_Opportunity o LEFT JOIN li ON li.OpportunityId = o.Id
+        WHERE o.IsDeleted = 'false' AND li.total IS DISTINCT FROM o.Amount::DECIMAL(18,2)""",
+    )
+    assert mismatched == 0
+    bad_history = _scalar(
+        db,
+        """
+        WITH h AS (SELECT * FROM cur_OpportunityHistory
+                   QUALIFY row_number() OVER (PARTITION BY OpportunityId ORDER BY CreatedDate DESC) = 1)
+        SELECT count(*) FROM cur_Opportunity o LEFT JOIN h ON h.OpportunityId = o.Id
+        WHERE h.StageName IS DISTINCT FROM o.StageName OR h.Amount IS DISTINCT FROM o.Amount
+           OR h.CloseDate IS DISTINCT FROM o.CloseDate""",
+    )
+    assert bad_history == 0
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM (SELECT OpportunityId, CreatedDate FROM cur_OpportunityHistory "
+            "GROUP BY ALL HAVING count(*) > 1)",
+        )
+        == 0
+    )
+
+
+def test_stage_flags_and_probability(db):
+    assert (
+        _scalar(
+            db,
+            """SELECT count(*) FROM raw_Opportunity o JOIN cur_OpportunityStage s ON s.MasterLabel = o.StageName
+        WHERE o.IsClosed <> s.IsClosed OR o.IsWon <> s.IsWon OR o.Probability <> s.DefaultProbability
+           OR o.ForecastCategoryName <> s.ForecastCategoryName""",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM raw_Opportunity WHERE StageName NOT IN "
+            "(SELECT MasterLabel FROM cur_OpportunityStage)",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM cur_Opportunity WHERE StageName = 'Closed Won' "
+            "AND NOT (IsClosed = 'true' AND IsWon = 'true')",
+        )
+        == 0
+    )
+
+
+def test_realistic_mix(db):
+    won, lost, open_ = db.execute("""SELECT count(*) FILTER (WHERE IsWon = 'true'),
+        count(*) FILTER (WHERE IsClosed = 'true' AND IsWon = 'false'), count(*) FILTER (WHERE IsClosed = 'false')
+        FROM cur_Opportunity WHERE IsDeleted = 'false'""").fetchone()
+    assert won > 0 and lost > won and open_ > 0
+    assert _scalar(db, "SELECT count(DISTINCT CurrencyIsoCode) FROM cur_Opportunity") == 4
+    assert _scalar(db, "SELECT count(DISTINCT Type) FROM cur_Opportunity") == 3
+    assert _scalar(db, "SELECT count(*) FROM cur_Opportunity WHERE IsDeleted = 'true'") > 0
+    assert _scalar(db, "SELECT count(*) FROM cur_User WHERE IsActive = 'false'") > 0
+    assert _scalar(db, "SELECT count(*) FROM cur_Lead WHERE IsConverted = 'true'") > 0
+    # slipped close dates and reopened deals are visible in history
+    assert (
+        _scalar(
+            db,
+            """SELECT count(DISTINCT OpportunityId) FROM (SELECT OpportunityId, CloseDate,
+        lag(CloseDate) OVER (PARTITION BY OpportunityId ORDER BY CreatedDate) AS prev FROM raw_OpportunityHistory)
+        WHERE CloseDate > prev""",
+        )
+        > 0
+    )
+    assert (
+        _scalar(
+            db,
+            """SELECT count(*) FROM (SELECT StageName, lag(StageName) OVER (PARTITION BY OpportunityId
+        ORDER BY CreatedDate) AS prev FROM raw_OpportunityHistory) WHERE prev = 'Closed Lost'
+        AND StageName NOT IN ('Closed Lost')""",
+        )
+        > 0
+    )
+    # later batches carry genuine updates of records delivered earlier
+    assert (
+        _scalar(db, "SELECT count(*) FROM (SELECT Id FROM raw_Opportunity GROUP BY Id HAVING count(*) > 1)")
+        > 0
+    )
+    statuses = {r[0] for r in db.execute("SELECT DISTINCT status FROM cur_invoices").fetchall()}
+    assert {"paid", "open", "void", "uncollectible"} <= statuses
+    sub_statuses = {r[0] for r in db.execute("SELECT DISTINCT status FROM raw_subscriptions").fetchall()}
+    assert {"active", "canceled"} <= sub_statuses
+    assert _scalar(db, "SELECT count(*) FROM raw_charges WHERE status = 'failed' AND NOT paid") > 0
+    assert (
+        _scalar(
+            db, "SELECT count(*) FROM (SELECT unnest(lines.data) AS d FROM raw_invoices) WHERE d.proration"
+        )
+        > 0
+    )
+    assert _scalar(db, "SELECT count(DISTINCT currency) FROM raw_customers") == 4
+    assert (
+        _scalar(
+            db, "SELECT count(*) FROM (SELECT customer FROM cur_subscriptions GROUP BY 1 HAVING count(*) > 1)"
+        )
+        > 0
+    )  # reactivations
+    assert _scalar(db, "SELECT count(*) FROM (SELECT id FROM raw_events GROUP BY 1 HAVING count(*) > 1)") > 0
+    assert _scalar(db, "SELECT count(*) FROM raw_events WHERE is_deleted") > 0
+
+
+def test_conversion_rates_cover_every_currency_every_day(db):
+    gaps = _scalar(
+        db,
+        """
+        WITH days AS (SELECT unnest(range(DATE '2024-01-01', DATE '2026-01-01', INTERVAL 1 DAY))::DATE AS d),
+             cur AS (SELECT DISTINCT IsoCode FROM cur_DatedConversionRate)
+        SELECT count(*) FROM days, cur WHERE (SELECT count(*) FROM cur_DatedConversionRate r
+            WHERE r.IsoCode = cur.IsoCode AND r.StartDate::DATE <= d AND d < r.NextStartDate::DATE) <> 1""",
+    )
+    assert gaps == 0
+    assert {r[0] for r in db.execute("SELECT DISTINCT IsoCode FROM cur_DatedConversionRate").fetchall()} == {
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+    }
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM cur_DatedConversionRate WHERE IsoCode = 'USD' "
+            "AND ConversionRate <> '1.000000'",
+        )
+        == 0
+    )
+
+
+def test_quotas_only_while_employed(db):
+    assert (
+        _scalar(
+            db,
+            """SELECT count(*) FROM cur_ForecastingQuota q JOIN cur_User u ON u.Id = q.QuotaOwnerId
+        WHERE q.StartDate::DATE < u.CreatedDate::TIMESTAMPTZ::DATE
+           OR (u.IsActive = 'false' AND q.StartDate::DATE > u.SystemModstamp::TIMESTAMPTZ::DATE)""",
+        )
+        == 0
+    )
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM cur_ForecastingQuota WHERE date_part('day', StartDate::DATE) <> 1 "
+            "OR date_part('month', StartDate::DATE) NOT IN (1, 4, 7, 10)",
+        )
+        == 0
+    )
+
+
+# ------------------------------------------------------------------------------------------ dirty
+
+
+def _manifest(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "dirty_manifest.jsonl").read_text().splitlines()]
+
+
+def test_manifest_counts(dirty):
+    out, summary = dirty
+    m = _manifest(out)
+    assert collections.Counter(e["defect"] for e in m) == EXPECTED_DEFECTS
+    assert summary["dirty_manifest.jsonl"] == len(m)
+    by_source = collections.defaultdict(set)
+    for e in m:
+        if e["expect"] == "quarantine":
+            by_source[e["defect"]].add(e["file"].split("/")[0])
+    assert all(v == {"crm", "billing", "activity"} for v in by_source.values())
+    # one defect per row
+    rows = [(e["file"], e["row"]) for e in m if e["row"] is not None]
+    assert len(rows) == len(set(rows))
+
+
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)")
+_ISO_OFF = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
+_VALID_CRM = {
+    "Amount": lambda v: re.fullmatch(r"-?\d+(\.\d+)?", v),
+    "CloseDate": lambda v: re.fullmatch(r"\d{4}-\d\d-\d\d", v),
+    "IsWon": lambda v: v in ("true", "false"),
+    "CreatedDate": lambda v: _ISO_Z.fullmatch(v),
+}
+
+
+def _record(out: Path, rel: str, row: int) -> str:
+    return (out / rel).read_text(encoding="utf-8").split("\n")[row if rel.endswith(".csv") else row - 1]
+
+
+def test_each_manifest_row_has_its_defect(dirty):
+    out, _ = dirty
+    m = _manifest(out)
+    for e in m:
+        path, kind, rel = out / e["file"], e["defect"], e["file"]
+        if e["row"] is not None and kind != "quoted_newline":
+            line = _record(out, rel, e["row"])
+        if rel.endswith(".csv") and e["row"] is not None and kind != "quoted_newline":
+            header = path.read_text(encoding="utf-8").split("\n")[0].split(",")
+            if kind == "unparseable_row":
+                last = path.read_text(encoding="utf-8").rstrip("\n").split("\n")[-1]
+                fields = next(csv.reader([line]))
+                assert len(fields) != len(header) or (line == last and line.count('"') % 2 == 1), e
+                continue
+            rec = dict(zip(header, next(csv.reader([line])), strict=True))
+            assert rec["Id"] == e["id"], e
+            if kind == "wrong_type":
+                assert rec[e["field"]] and not _VALID_CRM[e["field"]](rec[e["field"]]), e
+            elif kind == "missing_required":
+                assert rec[e["field"]] == "", e
+            elif kind == "duplicate_conflict":
+                twins = [x for x in m if x["file"] == rel and x["id"] == e["id"]]
+                assert len(twins) == 2
+                a, b = (
+                    dict(zip(header, next(csv.reader([_record(out, rel, t["row"])])), strict=True))
+                    for t in twins
+                )
+                assert a["SystemModstamp"] == b["SystemModstamp"] and a != b
+        elif rel.endswith(".jsonl") and e["row"] is not None:
+            if kind == "unparseable_row":
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                assert not isinstance(obj, dict), e
+                continue
+            rec = json.loads(line)
+            assert rec["id"] == e["id"]
+            value = rec.get(e["field"])
+            if kind == "wrong_type":
+                if e["field"] == "occurred_at":
+                    assert not _ISO_OFF.fullmatch(value), e
+                else:
+                    assert not (isinstance(value, int) and not isinstance(value, bool)), e
+            elif kind == "missing_required":
+                assert value is None, e
+            elif kind == "duplicate_conflict":
+                twins = [x for x in m if x["file"] == rel and x["id"] == e["id"]]
+                a, b = (json.loads(_record(out, rel, t["row"])) for t in twins)
+                assert a != b and a.get("updated_at") == b.get("updated_at")
+        elif kind == "refuse_missing_key_column":
+            assert "Id" not in path.read_text().split("\n")[0].split(",")
+        elif kind == "refuse_invalid_file":
+            if rel.endswith(".parquet"):
+                with pytest.raises(duckdb.Error):
+                    duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+            else:
+                with pytest.raises((UnicodeDecodeError, json.JSONDecodeError)):
+                    [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+        elif kind == "bom":
+            assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        elif kind == "crlf":
+            assert b"\r\n" in path.read_bytes()
+        elif kind in ("reordered_columns", "extra_column", "quoted_newline"):
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                rows = list(csv.reader(fh))
+            obj = rel.split("/")[1]
+            if kind == "reordered_columns":
+                assert (
+                    rows[0] != [c for c in rows[0] if c in CRM_FIELDS[obj].split()]
+                    or [c for c in rows[0] if c in CRM_FIELDS[obj].split()] != CRM_FIELDS[obj].split()
+                )
+            elif kind == "extra_column":
+                assert e["field"] in rows[0] and e["field"] not in CRM_FIELDS[obj].split()
+            else:
+                rec = dict(zip(rows[0], rows[e["row"]], strict=True))
+                assert "\n" in rec[e["field"]] and rec["Id"] == e["id"]
+        elif kind == "empty_file":
+            assert path.stat().st_size == 0
+        elif kind == "header_only":
+            assert path.read_text().count("\n") == 1
+        else:
+            pytest.fail(f"unchecked manifest entry {e}")
+
+
+def test_tolerated_file_loads_fully(dirty):
+    out, _ = dirty
+    rel = next(e["file"] for e in _manifest(out) if e["defect"] == "bom")
+    rows = duckdb.sql(f"SELECT * FROM read_csv('{out / rel}', all_varchar=true, header=true)").fetchall()
+    assert len(rows) == 4
+
+
+def test_dirty_keeps_clean_rows_identical(clean, dirty):
+    c_out, d_out = clean[0], dirty[0]
+    m = _manifest(d_out)
+    injected = collections.defaultdict(set)
+    for e in m:
+        if e["row"] is not None:
+            injected[e["file"]].add(e["row"])
+    clean_files = _tree_hashes(c_out)
+    dirty_files = _tree_hashes(d_out)
+    assert set(clean_files) <= set(dirty_files)
+    for rel, h in clean_files.items():
+        if rel not in injected:
+            assert dirty_files[rel] == h, rel
+            continue
+        d_lines = (d_out / rel).read_text(encoding="utf-8").split("\n")
+        offset = 1 if rel.endswith(".csv") else 0
+        kept = [x for i, x in enumerate(d_lines) if (i + 1 - offset) not in injected[rel]]
+        assert kept == (c_out / rel).read_text(encoding="utf-8").split("\n"), rel

@@ -69,3 +69,12 @@
         else nullif(trim({{ column }}), '')
     end
 {%- endmacro %}
+
+{#- A recurring amount per billing interval -> per month: week x 52/12, year / 12, day x 365/12, each divided
+    by interval_count. Null for an unknown interval (never guessed). -#}
+{% macro to_monthly(amount, interval, interval_count) -%}
+    ({{ amount }}
+        * case lower({{ interval }}) when 'day' then 365 when 'week' then 52 when 'month' then 1 when 'year' then 1 end
+        / (case lower({{ interval }}) when 'day' then 12 when 'week' then 12 when 'month' then 1 when 'year' then 12 end
+            * coalesce(nullif({{ interval_count }}, 0), 1)))
+{%- endmacro %}

@@ -27,14 +27,19 @@ opportunities as (
 ),
 
 users_by_email as (
-    select email_normalized, min(user_id) as user_id
+    select
+        email_normalized,
+        min(user_id) as user_id
     from users
     where email_normalized is not null
     group by email_normalized
 ),
 
 contacts_by_email as (
-    select email_normalized, contact_id, account_id
+    select
+        email_normalized,
+        contact_id,
+        account_id
     from (
         select
             *,
@@ -46,7 +51,10 @@ contacts_by_email as (
 ),
 
 leads_by_email as (
-    select email_normalized, lead_id, converted_account_id
+    select
+        email_normalized,
+        lead_id,
+        converted_account_id
     from (
         select
             *,
@@ -58,7 +66,9 @@ leads_by_email as (
 ),
 
 accounts_by_domain as (
-    select website_domain, min(account_id) as account_id
+    select
+        website_domain,
+        min(account_id) as account_id
     from accounts
     where website_domain is not null
     group by website_domain

@@ -18,14 +18,14 @@ histories as (
 
 history_changes as (
     select
-        opportunity_id,
-        close_date,
-        lag(close_date) over (
-            partition by opportunity_id order by created_at, opportunity_history_id
+        histories.opportunity_id,
+        histories.close_date,
+        lag(histories.close_date) over (
+            partition by histories.opportunity_id order by histories.created_at, histories.opportunity_history_id
         ) as previous_close_date,
         stages.is_closed,
         lag(stages.is_closed) over (
-            partition by opportunity_id order by created_at, opportunity_history_id
+            partition by histories.opportunity_id order by histories.created_at, histories.opportunity_history_id
         ) as previous_is_closed
     from histories
     left join stages on histories.stage_name = stages.stage_name
@@ -56,15 +56,15 @@ joined as (
         ) as forecast_category,
         coalesce(stages.is_closed, opportunities.source_is_closed, false) as is_closed,
         coalesce(stages.is_won, opportunities.source_is_won, false) as is_won,
-        opportunities.amount as amount_native,
+        {{ money('opportunities.amount') }} as amount_native,
         opportunities.currency,
         {{ to_corporate('opportunities.amount', 'opportunities.currency', 'rates.conversion_rate') }} as amount,
         opportunities.probability,
         cast(opportunities.created_at as date) as created_date,
         opportunities.created_at,
         opportunities.close_date,
-        coalesce(history_counts.times_close_date_pushed, 0) as times_close_date_pushed,
-        coalesce(history_counts.times_reopened, 0) as times_reopened
+        cast(coalesce(history_counts.times_close_date_pushed, 0) as integer) as times_close_date_pushed,
+        cast(coalesce(history_counts.times_reopened, 0) as integer) as times_reopened
     from opportunities
     left join stages on opportunities.stage_name = stages.stage_name
     left join rates
@@ -79,7 +79,7 @@ final as (
         *,
         -- Probability is a percentage (0-100): the expected value divides it by 100.
         {{ money('amount * probability / 100') }} as expected_amount,
-        {{ dbt.datediff('created_date', 'close_date', 'day') }} as days_to_close,
+        cast({{ dbt.datediff('created_date', 'close_date', 'day') }} as integer) as days_to_close,
         {{ fiscal_quarter_label('close_date') }} as fiscal_quarter_closed,
         {{ fiscal_quarter_label('created_date') }} as fiscal_quarter_created
     from joined

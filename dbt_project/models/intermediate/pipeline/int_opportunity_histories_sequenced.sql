@@ -44,7 +44,8 @@ synthesized as (
         opportunities.forecast_category
     from opportunities
     where not exists (
-        select 1 from histories where histories.opportunity_id = opportunities.opportunity_id
+        select 1 from histories
+        where histories.opportunity_id = opportunities.opportunity_id
     )
 ),
 
@@ -64,7 +65,7 @@ enriched as (
         coalesce(stages.is_closed, false) as is_closed,
         coalesce(stages.is_won, false) as is_won,
         coalesce(unioned.forecast_category, stages.forecast_category) as forecast_category,
-        unioned.amount_native,
+        {{ money('unioned.amount_native') }} as amount_native,
         opportunities.currency,
         {{ to_corporate('unioned.amount_native', 'opportunities.currency', 'rates.conversion_rate') }} as amount,
         unioned.probability,

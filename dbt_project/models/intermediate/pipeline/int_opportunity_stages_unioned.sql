@@ -17,7 +17,7 @@ ranked_stages as (
     select
         *,
         row_number() over (
-            partition by stage_name order by is_active desc, sort_order, opportunity_stage_id
+            partition by stage_name order by is_active desc, sort_order asc, opportunity_stage_id asc
         ) as stage_rank
     from stages
 ),
@@ -36,9 +36,17 @@ configured as (
 ),
 
 observed as (
-    select stage_name, source_is_closed as is_closed, source_is_won as is_won from opportunities
+    select
+        stage_name,
+        source_is_closed as is_closed,
+        source_is_won as is_won
+    from opportunities
     union all
-    select stage_name, null as is_closed, null as is_won from histories
+    select
+        stage_name,
+        null as is_closed,
+        null as is_won
+    from histories
 ),
 
 inferred as (

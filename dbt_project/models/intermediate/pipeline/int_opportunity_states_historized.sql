@@ -30,7 +30,10 @@ final as (
         currency,
         amount,
         probability,
-        close_date
+        {{ money('amount * probability / 100') }} as expected_amount,
+        close_date,
+        -- computed once per state here rather than once per day in the daily snapshot
+        {{ fiscal_quarter_label('close_date') }} as close_fiscal_quarter
     from daily_last
     where day_rank = 1
 )

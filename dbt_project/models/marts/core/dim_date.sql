@@ -1,4 +1,5 @@
--- One row per day from the start of the fiscal year of the earliest data to the end of the fiscal year
+-- One row per day from the start of the fiscal year of the earliest data (opportunity, invoice, event or
+-- subscription start) to the end of the fiscal year
 -- after the as-of date; fiscal attributes follow var fiscal_year_start_month.
 with opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
@@ -12,12 +13,19 @@ events as (
     select * from {{ ref('stg_activity__events') }}
 ),
 
+subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+),
+
 first_dates as (
     select min(cast(created_at as date)) as first_date from opportunities
     union all
     select min(cast(created_at as date)) from invoices
     union all
     select min(cast(occurred_at as date)) from events
+    union all
+    -- MRR months start at the earliest subscription start
+    select min(cast(started_at as date)) from subscriptions
 ),
 
 bounds as (
@@ -53,7 +61,8 @@ final as (
         {{ fiscal_quarter_start('date_day') }} as fiscal_quarter_start,
         {{ fiscal_quarter_end('date_day') }} as fiscal_quarter_end,
         {{ fiscal_year_start('date_day') }} as fiscal_year_start,
-        cast(extract(dow from date_day) as integer) not in (0, 6) as is_business_day
+        cast(extract(dow from date_day) as integer) not in (0, 6) as is_business_day,
+        date_day = {{ as_of_date() }} as is_as_of_date
     from spine
 )
 

@@ -32,9 +32,15 @@ quarters as (
 ),
 
 reps as (
-    select owner_user_id as user_id, min(created_date) as first_date from opportunities group by owner_user_id
+    select
+        owner_user_id as user_id,
+        min(least(created_date, close_date)) as first_date
+    from opportunities
+    group by owner_user_id
     union all
-    select quotas.user_id, min(quarters.fiscal_quarter_start)
+    select
+        quotas.user_id,
+        min(quarters.fiscal_quarter_start) as first_date
     from quotas
     inner join quarters on quotas.fiscal_quarter = quarters.fiscal_quarter
     group by quotas.user_id
@@ -46,7 +52,11 @@ rep_quarters as (
         quarters.fiscal_quarter,
         quarters.fiscal_quarter_start,
         quarters.fiscal_quarter_end
-    from (select user_id, min(first_date) as first_date from reps group by user_id) as reps
+    from (select
+        user_id,
+        min(first_date) as first_date
+    from reps
+    group by user_id) as reps
     inner join quarters on quarters.fiscal_quarter_end >= reps.first_date
 ),
 
@@ -80,7 +90,13 @@ quarter_start_pipeline as (
         snapshots.owner_user_id as user_id,
         quarters.fiscal_quarter,
         sum(snapshots.amount) as open_pipeline_at_quarter_start,
-        sum(case when snapshots.close_date <= quarters.fiscal_quarter_end then snapshots.amount else 0 end)
+        sum(
+            case
+                when snapshots.close_date between quarters.fiscal_quarter_start and quarters.fiscal_quarter_end
+                    then snapshots.amount
+                else 0
+            end
+        )
             as open_pipeline_closing_in_quarter
     from snapshots
     inner join quarters on snapshots.snapshot_date = quarters.fiscal_quarter_start

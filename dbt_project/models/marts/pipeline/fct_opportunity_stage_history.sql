@@ -47,12 +47,12 @@ final as (
         exited_at is null as is_current,
         -- Whole days; an open current visit counts to the as-of date; a closed stage the opportunity
         -- still sits in has no duration.
-        case
+        cast(case
             when exited_at is not null
                 then {{ dbt.datediff('cast(entered_at as date)', 'cast(exited_at as date)', 'day') }}
             when not is_closed_stage
                 then greatest({{ dbt.datediff('cast(entered_at as date)', as_of_date(), 'day') }}, 0)
-        end as days_in_stage
+        end as integer) as days_in_stage
     from sequenced
 )
 

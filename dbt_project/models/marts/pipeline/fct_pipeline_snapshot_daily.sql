@@ -25,14 +25,15 @@ final as (
         open_states.amount_native,
         open_states.currency,
         open_states.probability,
-        {{ money('open_states.amount * open_states.probability / 100') }} as expected_amount,
+        open_states.expected_amount,
         open_states.close_date,
-        {{ fiscal_quarter_label('open_states.close_date') }} as close_fiscal_quarter,
+        open_states.close_fiscal_quarter,
         calendar.fiscal_quarter as snapshot_fiscal_quarter
     from open_states
     inner join calendar
+        -- a pure range condition, so the database can use a range join rather than compare every pair
         on calendar.date_day >= open_states.valid_from
-        and (calendar.date_day < open_states.valid_to or open_states.valid_to is null)
+        and calendar.date_day < coalesce(open_states.valid_to, cast('9999-12-31' as date))
         and calendar.date_day <= {{ as_of_date() }}
 )
 

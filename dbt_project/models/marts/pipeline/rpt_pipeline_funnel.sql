@@ -15,14 +15,19 @@ stages as (
 ),
 
 funnel_stages as (
-    select stage_name, sort_order
+    select
+        stage_name,
+        sort_order
     from stages
-    where sort_order is not null
+    where
+        sort_order is not null
         and not (is_closed and not is_won)
 ),
 
 cohort_opportunities as (
-    select opportunity_id, fiscal_quarter_created as cohort_fiscal_quarter
+    select
+        opportunity_id,
+        fiscal_quarter_created as cohort_fiscal_quarter
     from opportunities
     where created_date <= {{ as_of_date() }}
 ),

@@ -18,6 +18,7 @@ renamed as (
         -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
         items,
         discount,
+        nullif(trim(json_extract_string(metadata, '$.salesforce_opportunity_id')), '') as crm_opportunity_id,
         metadata
     from source
 )

@@ -37,7 +37,7 @@ def published_info(marts_path: Path) -> dict | None:
         row = con.execute(f"SELECT run_id, published_at, tables FROM marts.{PUBLISH_LOG}").fetchone()
     finally:
         con.close()
-    return {"run_id": row[0], "published_at": row[1], "tables": row[2]} if row else None
+    return {"run_id": row[0], "published_at": row[1], "tables": json.loads(row[2])} if row else None
 
 
 def publish_marts(

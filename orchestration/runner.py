@@ -13,7 +13,7 @@ import dagster as dg
 
 from ingestion.publish import published_info
 from ingestion.settings import PROJECT_ROOT, Settings
-from ingestion.warehouse import connect
+from ingestion.warehouse import WarehouseLockedError, connect
 
 
 def landing_is_empty(landing: Path) -> bool:
@@ -150,7 +150,12 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     )
     summary.serving = published_info(settings.marts)
 
-    with connect(settings.warehouse, read_only=True) as con:
+    try:
+        con = connect(settings.warehouse, read_only=True)
+    except WarehouseLockedError as exc:
+        summary.failures.append(f"could not read the load summary: {exc}")
+        return summary
+    with con:
         from ingestion.contract import OBJECTS
 
         per_run = dict(

@@ -9,7 +9,6 @@ from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_env, ensure_manif
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
 
-
 # The dbt graph is split where a gate stands: models downstream of a gated model inside one
 # `dbt build` would still build, so staging + intermediate and the marts are separate steps, and the
 # gates on the former block the latter.
@@ -34,10 +33,17 @@ def build_dbt_assets(name: str, select: str) -> dg.AssetsDefinition:
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         expected = len(context.selected_asset_keys)
         built = 0
-        for event in dbt.cli(["build"], context=context).stream():
-            if isinstance(event, dg.Output | dg.AssetMaterialization):
-                built += 1
-            yield event
+        invocation = dbt.cli(["build"], context=context)
+        try:
+            for event in invocation.stream():
+                if isinstance(event, dg.Output | dg.AssetMaterialization):
+                    built += 1
+                yield event
+        finally:
+            # If this step fails mid-stream, dbt must not live on holding the warehouse's write lock.
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                invocation.process.wait(timeout=60)
         # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
         if built < expected:
             raise dg.Failure(f"dbt built {built} of the {expected} selected models; see the dbt log above")

@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss_mb": round(rss_mb),
         }
         print(f"{'':<28}{'seconds':>10}{'rows':>14}{'rows/s':>12}")
-        print(f"{'DuckDB native readers':<28}{native_s:>10.2f}{native_rows:>14,}{native_rows / native_s:>12,.0f}")
+        print(
+            f"{'DuckDB native readers':<28}{native_s:>10.2f}{native_rows:>14,}{native_rows / native_s:>12,.0f}"
+        )
         print(f"{'salesdw raw load':<28}{ours_s:>10.2f}{our_rows:>14,}{our_rows / ours_s:>12,.0f}")
         print(f"ingest_ratio = {result['ingest_ratio']}  (salesdw / native; peak RSS {rss_mb:,.0f} MB)")
         (out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 #   str      VARCHAR
 #   bool     BOOLEAN                       (CSV: true/false; JSON: true/false)
 #   int      BIGINT                        (counts, sort orders, Stripe minor-unit amounts)
-#   decimal  DECIMAL(38, 9)                (Salesforce currency, percent and quantity fields)
+#   decimal  DECIMAL(18, 6)                (Salesforce currency, percent and quantity fields; 18 digits is
+#                                          Salesforce's own limit and keeps DuckDB on its fast int64 path)
+#   rate     DECIMAL(18, 9)                (conversion rates: up to 9 decimal places)
 #   date     DATE                          (YYYY-MM-DD)
 #   datetime TIMESTAMPTZ, UTC              (ISO 8601 with a zone: Z, +0000 or -07:00)
 #   unix     TIMESTAMPTZ, UTC              (Stripe: integer seconds since the epoch)
@@ -23,7 +25,8 @@ SQL_TYPES = {
     "str": "VARCHAR",
     "bool": "BOOLEAN",
     "int": "BIGINT",
-    "decimal": "DECIMAL(38, 9)",
+    "decimal": "DECIMAL(18, 6)",
+    "rate": "DECIMAL(18, 9)",
     "date": "DATE",
     "datetime": "TIMESTAMPTZ",
     "unix": "TIMESTAMPTZ",
@@ -179,7 +182,7 @@ CRM_OBJECTS = (
     _crm(
         "DatedConversionRate",
         "dated_conversion_rate",
-        "Id* IsoCode* ConversionRate:decimal* StartDate:date* NextStartDate:date*",
+        "Id* IsoCode* ConversionRate:rate* StartDate:date* NextStartDate:date*",
     ),
 )
 

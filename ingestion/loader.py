@@ -47,6 +47,15 @@ class FileResult:
 
 
 @dataclass
+class Prepared:
+    extra_cols: dict[str, str]  # non-contract columns found, with their raw type
+    raw_expr: str  # SQL over `_stage s` giving a row's raw record, for quarantined rows
+    mode: str  # how _stage holds rows: csv | json_columns | json_lines
+    n_rejects: int  # rows DuckDB's CSV reader could not parse (in temp._rejects)
+    n_staged: int
+
+
+@dataclass
 class ObjectResult:
     table: str
     files: list[FileResult] = field(default_factory=list)
@@ -159,7 +168,7 @@ class Loader:
             prepared = self._prepare(obj, path)
             self.con.execute("BEGIN TRANSACTION")
             try:
-                fr = self._write(obj, path, rel, load_id, *prepared)
+                fr = self._write(obj, path, rel, load_id, prepared)
                 self._log(obj, rel, sha, size, fr, started, load_id=load_id)
                 self.con.execute("COMMIT")
             except BaseException:
@@ -202,16 +211,47 @@ class Loader:
             ],
         )
 
-    def _stage(self, obj: SourceObject, path: Path) -> tuple[list[str], bool]:
-        """Read the file into temp._stage (every value as text); returns (columns, parsed_as_json)."""
+    def _stage_json_columns(self, lit: str) -> list[str] | None:
+        """Fast path for JSON lines: DuckDB's own reader, one JSON column per key. None when any line is
+        not a JSON object (or a key would clash): then the tolerant line-by-line path takes over."""
+        con = self.con
+        src = f"read_ndjson_objects({lit}, maximum_object_size = {MAX_LINE_BYTES})"
+        try:
+            n_bad = con.execute(
+                f"SELECT count(*) FILTER (WHERE json_type(json) <> 'OBJECT') FROM {src}"
+            ).fetchone()[0]
+            if n_bad:
+                return None
+            keys = [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT unnest(json_keys(json)) FROM {src} ORDER BY 1"
+                ).fetchall()
+            ]
+        except duckdb.Error:
+            return None
+        lowered = [k.lower() for k in keys]
+        if not keys or len(set(lowered)) < len(keys) or any(k.startswith("_") for k in keys):
+            return None
+        colspec = "{" + ", ".join(f"{quote_literal(k)}: 'JSON'" for k in keys) + "}"
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE _stage AS SELECT * FROM read_json({lit}, format = 'newline_delimited', "
+                f"columns = {colspec}, maximum_object_size = {MAX_LINE_BYTES})"
+            )
+        except duckdb.Error:
+            con.execute("DROP TABLE IF EXISTS temp._stage")
+            return None
+        return keys
+
+    def _stage(self, obj: SourceObject, path: Path) -> tuple[list[str], str]:
+        """Read the file into temp._stage; returns (columns, mode) where mode is how _stage holds rows:
+        'csv' (text columns), 'json_columns' (a JSON column per key) or 'json_lines' (raw lines)."""
         con = self.con
         lit = quote_literal(str(path))
         suffix = path.suffix.lower()
         if path.stat().st_size == 0:
-            if obj.kind == "csv":
-                return [], False
-            con.execute("CREATE TEMP TABLE _stage (line VARCHAR)")
-            return ["line"], True
+            return [], obj.kind
         if suffix == ".parquet":
             try:
                 if obj.kind == "csv":
@@ -220,12 +260,12 @@ class Loader:
                     ]
                     casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in cols)
                     con.execute(f"CREATE TEMP TABLE _stage AS SELECT {casts} FROM read_parquet({lit})")
-                    return cols, False
+                    return cols, "csv"
                 con.execute(
                     f"CREATE TEMP TABLE _stage AS SELECT CAST(to_json(t) AS VARCHAR) AS line "
                     f"FROM read_parquet({lit}) t"
                 )
-                return ["line"], True
+                return ["line"], "json_lines"
             except duckdb.Error as exc:
                 raise RefusedFile(f"not a readable Parquet file ({_first_line(exc)})") from exc
         reject_opts = (
@@ -235,13 +275,16 @@ class Loader:
         if obj.kind == "csv":
             header = csv_columns_from_header(path)
             if not header:
-                return [], False
+                return [], "csv"
             colspec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in header) + "}"
             sql = (
                 f"CREATE TEMP TABLE _stage AS SELECT * FROM read_csv({lit}, header = true, columns = {colspec}, "
                 f"delim = ',', quote = '\"', escape = '\"', {reject_opts})"
             )
         else:
+            keys = self._stage_json_columns(lit)
+            if keys is not None:
+                return keys, "json_columns"
             header = ["line"]
             # One record per line: a delimiter that valid JSON text never contains raw, and no quoting.
             sql = (
@@ -253,126 +296,103 @@ class Loader:
         except duckdb.Error as exc:
             kind = "CSV" if obj.kind == "csv" else "JSON lines"
             raise RefusedFile(f"not a readable {kind} file ({_first_line(exc)})") from exc
-        return header, obj.kind != "csv"
+        return header, "csv" if obj.kind == "csv" else "json_lines"
 
-    def _prepare(self, obj: SourceObject, path: Path) -> tuple[dict[str, str] | None, bool, bool, int]:
-        """Stage, refuse or type the file into temp._typed; returns (extra columns, is_json,
-        has_rejects, rows staged). extra is None for an empty file."""
+    def _prepare(self, obj: SourceObject, path: Path) -> Prepared | None:
+        """Stage the file, refuse it, or type and validate it into temp._typed (None: empty file)."""
         con = self.con
-        columns, is_json = self._stage(obj, path)
+        columns, mode = self._stage(obj, path)
         if not columns:  # 0-byte or header-less empty CSV: nothing to load, nothing lost
-            return None, is_json, False, 0
-        if not is_json:
-            present = {c.lower() for c in columns}
-            if obj.key.lower() not in present:
-                raise RefusedFile(
-                    f"the header has no {obj.key!r} column (found: {', '.join(columns[:12])}); "
-                    f"check the export's field list and delimiter (',')"
-                )
+            return None
+        if mode == "csv" and obj.key.lower() not in {c.lower() for c in columns}:
+            raise RefusedFile(
+                f"the header has no {obj.key!r} column (found: {', '.join(columns[:12])}); "
+                f"check the export's field list and delimiter (',')"
+            )
         has_rejects = (
             con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_rejects' AND temporary"
             ).fetchone()[0]
             > 0
         )
+        n_rejects = (
+            con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0] if has_rejects else 0
+        )
         n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
-        if is_json:
-            n_json = con.execute(
+        if mode == "json_lines":
+            n_lines, n_objects = con.execute(
                 "SELECT count(*) FILTER (WHERE line IS NOT NULL AND trim(line) <> ''), "
                 "count(*) FILTER (WHERE json_type(try_cast(ltrim(line, chr(65279)) AS JSON)) = 'OBJECT') "
                 "FROM _stage"
             ).fetchone()
-            n_rejects = (
-                con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0] if has_rejects else 0
-            )
-            if (n_json[0] + n_rejects) > 0 and n_json[1] == 0:
+            if (n_lines + n_rejects) > 0 and n_objects == 0:
                 raise RefusedFile(
-                    f"not JSON lines: none of its {n_json[0] + n_rejects} lines is a JSON object; "
+                    f"not JSON lines: none of its {n_lines + n_rejects} lines is a JSON object; "
                     f"export one object per line"
                 )
-
-        typed_select, extra_cols = build_typed_select(con, obj, columns, is_json)
+        typed_select, extra_cols, raw_expr = build_typed_select(con, obj, columns, mode)
         con.execute(f"CREATE TEMP TABLE _typed AS {typed_select}")
-        return extra_cols, is_json, has_rejects, n_staged
+        return Prepared(extra_cols, raw_expr, mode, n_rejects, n_staged)
 
     def _write(
-        self,
-        obj: SourceObject,
-        path: Path,
-        rel: str,
-        load_id: str,
-        extra_cols: dict[str, str] | None,
-        is_json: bool,
-        has_rejects: bool,
-        n_staged: int,
+        self, obj: SourceObject, path: Path, rel: str, load_id: str, prep: Prepared | None
     ) -> FileResult:
         con = self.con
         fr = FileResult(rel, obj.table, "loaded")
-        if extra_cols is None:
+        if prep is None:
             fr.message = "empty file"
             return fr
         # Columns that arrived but are not in the contract are kept, as text/JSON.
         existing = {c.lower() for c in table_columns(con, "raw", obj.table)}
         added = False
-        for name, typ in extra_cols.items():
+        for name, typ in prep.extra_cols.items():
             if name.lower() not in existing:
                 con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
                 added = True
         if added:
             con.execute(current_view_sql(obj))
 
-        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(extra_cols)
-        insert_cols = target_cols + [
-            "_record_hash",
-            "_load_id",
-            "_loaded_at",
-            "_source_file",
-            "_batch",
-            "_row_number",
-        ]
+        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(prep.extra_cols)
+        meta_cols = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
         key = quote_ident(obj.key)
         sel = ", ".join(quote_ident(c) for c in target_cols)
-        batch = path.stem
         # A version already in raw (same key, same content) is not stored twice: re-exports overlap.
-        con.execute(
-            f"INSERT INTO raw.{quote_ident(obj.table)} ({', '.join(quote_ident(c) for c in insert_cols)}) "
+        loaded = con.execute(
+            f"INSERT INTO raw.{quote_ident(obj.table)} ({', '.join(quote_ident(c) for c in target_cols + meta_cols)}) "
             f"SELECT {sel}, t._record_hash, {quote_literal(load_id)}, current_timestamp, {quote_literal(rel)}, "
-            f"{quote_literal(batch)}, t._row_number FROM _typed t "
+            f"{quote_literal(path.stem)}, t._row_number FROM _typed t "
             f"WHERE len(t._errors) = 0 AND t._first_of_dupes "
             f"AND NOT EXISTS (SELECT 1 FROM raw.{quote_ident(obj.table)} r "
             f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash) "
             f"ORDER BY t._row_number"
-        )
-        counts = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE len(_errors) = 0 AND _first_of_dupes), "
-            "count(*) FILTER (WHERE len(_errors) > 0) FROM _typed"
-        ).fetchone()
-        loaded = con.execute(
-            f"SELECT count(*) FROM raw.{quote_ident(obj.table)} WHERE _load_id = ?", [load_id]
         ).fetchone()[0]
-        con.execute(
-            f"INSERT INTO audit.quarantine SELECT {quote_literal(load_id)}, ?, ?, ?, ?, _row_number, "
-            f"CAST({key} AS VARCHAR), _errors[1].code, array_to_string(list_transform(_errors, e -> e.message), '; '), "
-            f"_raw, current_timestamp FROM _typed WHERE len(_errors) > 0 ORDER BY _row_number",
-            [obj.source, obj.name, obj.table, rel],
-        )
-        n_rej = 0
-        if has_rejects:
-            n_rej = con.execute(
+        n_rows, n_bad = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed"
+        ).fetchone()
+        if n_bad:
+            con.execute(
+                f"INSERT INTO audit.quarantine SELECT {quote_literal(load_id)}, ?, ?, ?, ?, t._row_number, "
+                f"CAST(t.{key} AS VARCHAR), t._errors[1].code, "
+                f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {prep.raw_expr}, current_timestamp "
+                f"FROM _typed t JOIN (SELECT rowid + 1 AS _rn, * FROM _stage) s ON s._rn = t._row_number "
+                f"WHERE len(t._errors) > 0 ORDER BY t._row_number",
+                [obj.source, obj.name, obj.table, rel],
+            )
+        if prep.n_rejects:
+            con.execute(
                 "INSERT INTO audit.quarantine SELECT ?, ?, ?, ?, ?, NULL, NULL, 'unparseable_row', "
                 "'line ' || line || ': ' || first(error_message ORDER BY column_idx), "
                 "trim(first(csv_line ORDER BY column_idx), chr(10) || chr(13)), current_timestamp "
                 "FROM _rejects GROUP BY line ORDER BY line",
                 [load_id, obj.source, obj.name, obj.table, rel],
-            ).fetchone()
-            n_rej = con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0]
-        fr.rows_in = counts[0] + n_rej
+            )
+        fr.rows_in = n_rows + prep.n_rejects
         fr.rows_loaded = loaded
-        fr.rows_quarantined = counts[2] + n_rej
+        fr.rows_quarantined = n_bad + prep.n_rejects
         # Exact duplicates within the file and versions already in raw carry nothing new.
         fr.rows_unchanged = fr.rows_in - fr.rows_loaded - fr.rows_quarantined
-        if n_staged == 0 and n_rej == 0:
-            fr.message = "no records (header only)" if not is_json else "no records"
+        if prep.n_staged == 0 and prep.n_rejects == 0:
+            fr.message = "no records (header only)" if prep.mode == "csv" else "no records"
         return fr
 
 

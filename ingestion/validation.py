@@ -23,6 +23,7 @@ JSON_TYPES = {
     "bool": ("BOOLEAN",),
     "int": ("BIGINT", "UBIGINT"),
     "decimal": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "rate": ("BIGINT", "UBIGINT", "DOUBLE"),
     "date": ("VARCHAR",),
     "datetime": ("VARCHAR",),
     "unix": ("BIGINT", "UBIGINT"),
@@ -32,7 +33,8 @@ JSON_TYPES = {
 }
 
 INT_RE = r"[+-]?\d{1,18}"
-DECIMAL_RE = r"[+-]?(\d{1,29}(\.\d{0,9})?|\.\d{1,9})"
+DECIMAL_RE = r"[+-]?(\d{1,12}(\.\d{0,6})?|\.\d{1,6})"
+RATE_RE = r"[+-]?(\d{1,9}(\.\d{0,9})?|\.\d{1,9})"
 DATE_RE = r"\d{4}-\d{2}-\d{2}"
 # ISO 8601 with a zone designator: a timestamp without one is ambiguous, so it is refused.
 DATETIME_RE = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)"
@@ -48,7 +50,8 @@ DESCRIPTION = {
     "str": "text",
     "bool": "true/false",
     "int": "whole number",
-    "decimal": "plain decimal (digits and one '.', no thousands separators)",
+    "decimal": "plain decimal (at most 12 digits, '.', 6 decimals; no thousands separators)",
+    "rate": "plain decimal (at most 9 digits, '.', 9 decimals)",
     "date": "YYYY-MM-DD date",
     "datetime": "ISO 8601 timestamp with a zone (Z or +hh:mm)",
     "unix": "unix timestamp (integer seconds)",
@@ -77,95 +80,131 @@ def csv_columns_from_header(path: Path) -> list[str]:
     return header
 
 
-def _text_ok(f: Field, s: str) -> str:
-    """SQL condition: the text form s of a non-null value is well-formed for the field's type."""
+def _format_ok(f: Field, s: str) -> str:
+    """SQL condition on the text s of a value: well-formed for the field's type, beyond casting.
+
+    Casting alone is too lenient (TRY_CAST('12.5' AS BIGINT) is 13, a timestamp without a zone is
+    read in the session's zone), so integers, decimals, dates and timestamps are also matched."""
     t = f.type
-    if t == "bool":
-        return f"lower({s}) IN ('true', 'false')"
-    if t == "int":
+    if t in ("int", "unix"):
         return f"regexp_full_match(trim({s}), '{INT_RE}')"
     if t == "decimal":
         return f"regexp_full_match(trim({s}), '{DECIMAL_RE}')"
+    if t == "rate":
+        return f"regexp_full_match(trim({s}), '{RATE_RE}')"
     if t == "date":
-        return f"(regexp_full_match(trim({s}), '{DATE_RE}') AND try_cast(trim({s}) AS DATE) IS NOT NULL)"
+        return f"regexp_full_match(trim({s}), '{DATE_RE}')"
     if t == "datetime":
-        return (
-            f"(regexp_full_match(trim({s}), '{DATETIME_RE}') "
-            f"AND try_cast(trim({s}) AS TIMESTAMPTZ) IS NOT NULL)"
-        )
-    if t == "unix":
-        return (
-            f"(regexp_full_match(trim({s}), '{INT_RE}') "
-            f"AND try_cast(trim({s}) AS BIGINT) BETWEEN {UNIX_MIN} AND {UNIX_MAX})"
-        )
+        return f"regexp_full_match(trim({s}), '{DATETIME_RE}')"
     return "true"
 
 
-def _typed_value(f: Field, s: str, x: str) -> str:
+def _converted(f: Field, s: str, x: str, is_json: bool) -> str:
+    """The typed value, or NULL when the value does not convert."""
     t = f.type
     if t == "str":
         return s
     if t == "bool":
         return f"CASE lower({s}) WHEN 'true' THEN true WHEN 'false' THEN false END"
-    if t in ("int", "decimal", "date", "datetime"):
+    if t in ("int", "decimal", "rate", "date", "datetime"):
         return f"try_cast(trim({s}) AS {SQL_TYPES[t]})"
     if t == "unix":
-        return f"to_timestamp(try_cast(trim({s}) AS BIGINT))"
-    return x  # object / list / array: the JSON value itself
+        return (
+            f"CASE WHEN try_cast(trim({s}) AS BIGINT) BETWEEN {UNIX_MIN} AND {UNIX_MAX} "
+            f"THEN to_timestamp(try_cast(trim({s}) AS BIGINT)) END"
+        )
+    return x if is_json else f"try_cast({s} AS JSON)"  # object / list / array
 
 
-def field_expressions(f: Field, s: str, t: str | None, x: str) -> tuple[str, str, str]:
-    """(value, is_null, error) SQL expressions for one field.
+def field_layers(
+    f: Field, i: int, s_src: str, t_src: str | None, x_src: str | None
+) -> tuple[list[str], list[str], list[str], str, str, str]:
+    """SQL for one field in three layers, so each value is extracted, converted and checked once.
 
-    s: the value as text (NULL when absent); t: its JSON type (None for CSV, where every value is
-    text); x: the value as JSON.
+    Layer 1 (over the staged row): the value as text s (NULL when absent), and for JSON its JSON
+    type t and JSON value x. Layer 2: is it null, its converted value c, is it well-formed (ok).
+    Layer 3: is it well-formed (ok). Layer 4: the typed output value and the error struct
+    (missing_required / wrong_type) or NULL.
+    Returns (layer 1, layer 2, layer 3 expressions, value, error, and a cheap "is bad" condition:
+    building the error structs for every row costs more than all the checks, so only bad rows do).
     """
-    is_null = f"({s} IS NULL)" if t is None else f"({x} IS NULL OR {t} = 'NULL')"
-    if t is None:
-        type_ok = _text_ok(f, s)
-        if f.type in ("object", "list", "array"):
-            type_ok = f"json_valid({s})"
-    else:
-        accepted = ", ".join(quote_literal(j) for j in JSON_TYPES[f.type])
-        type_ok = f"({t} IN ({accepted}) AND {_text_ok(f, s)})"
+    is_json = t_src is not None
+    s, t, x, n, c, ok = (quote_ident(f"#{k}{i}") for k in ("s", "t", "x", "n", "c", "ok"))
+    layer1 = [f"{s_src} AS {s}"] + ([f"{t_src} AS {t}", f"{x_src} AS {x}"] if is_json else [])
+    is_null = f"({x} IS NULL OR {t} = 'NULL')" if is_json else f"({s} IS NULL)"
+    checks = [f"{_format_ok(f, s) if (not is_json or f.type in ('date', 'datetime')) else 'true'}"]
+    if is_json:
+        checks.insert(0, f"{t} IN ({', '.join(quote_literal(j) for j in JSON_TYPES[f.type])})")
         if f.type == "list":
-            type_ok = f"({type_ok} AND json_type({x}, '$.data') = 'ARRAY')"
-    shown = s if t is None else f"CAST({x} AS VARCHAR)"
+            checks.append(f"json_type({x}, '$.data') = 'ARRAY'")
+    if f.type not in ("str",):
+        checks.append(f"{c} IS NOT NULL")
+    layer2 = [
+        f"{is_null} AS {n}",
+        f"{_converted(f, s, x, is_json)} AS {c}",
+    ]
+    ok_expr = " AND ".join(ch for ch in checks if ch != "true") or "true"
+    layer3 = [f"coalesce({ok_expr}, false) AS {ok}"]
+    shown = f"CAST({x} AS VARCHAR)" if is_json else s
     name = f.name.replace("'", "''")
+    desc = DESCRIPTION[f.type].replace("'", "''")
+    value = f"CASE WHEN NOT {n} AND {ok} THEN {c} END"
     wrong = (
-        f"CASE WHEN NOT {is_null} AND NOT coalesce({type_ok}, false) THEN "
-        f"{{'code': 'wrong_type', 'message': '{name}: ' || left({shown}, 60) || ' is not a "
-        f"{DESCRIPTION[f.type].replace(chr(39), chr(39) * 2)}'}} END"
+        f"CASE WHEN NOT {n} AND NOT {ok} THEN "
+        f"{{'code': 'wrong_type', 'message': '{name}: ' || left({shown}, 60) || ' is not a {desc}'}} END"
     )
     if f.required:
-        empty = is_null if f.type != "str" else f"({is_null} OR trim({s}) = '')"
+        empty = n if f.type != "str" else f"({n} OR trim({s}) = '')"
         missing = f"CASE WHEN {empty} THEN {{'code': 'missing_required', 'message': '{name}: required field is empty'}} END"
         error = f"coalesce({missing}, {wrong})"
+        bad = f"({empty} OR NOT {ok})"
     else:
         error = wrong
-    value = f"CASE WHEN NOT {is_null} AND coalesce({type_ok}, false) THEN {_typed_value(f, s, x)} END"
-    return value, is_null, error
+        bad = f"(NOT {n} AND NOT {ok})"
+    return layer1, layer2, layer3, value, error, bad
 
 
 def _json_path(key: str) -> str:
     return "$." + '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def build_typed_select(
-    con: duckdb.DuckDBPyConnection, obj: SourceObject, columns: list[str], is_json: bool
-) -> tuple[str, dict[str, str]]:
-    """SQL producing temp._typed's rows from temp._stage, and the extra (non-contract) columns found.
+RESERVED = {"_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number", "_errors"}
 
-    Output columns: every contract field (typed), every extra column, _row_number, _raw,
-    _record_hash, _errors (list of {code, message}), _first_of_dupes.
+
+def build_typed_select(
+    con: duckdb.DuckDBPyConnection, obj: SourceObject, columns: list[str], mode: str
+) -> tuple[str, dict[str, str], str]:
+    """SQL producing temp._typed's rows from temp._stage, the extra (non-contract) columns found, and
+    an expression over `_stage s` that rebuilds a row's raw record (used for quarantined rows only).
+
+    mode: 'csv' (_stage holds the file's columns as text), 'json_columns' (_stage holds one JSON
+    column per key found in the file) or 'json_lines' (_stage holds each line as text: the slow,
+    tolerant path for files with lines that are not JSON objects).
+    Output columns: every contract field (typed), every extra column, _row_number, _record_hash,
+    _errors (list of {code, message}), _first_of_dupes.
     """
     fields = obj.fields
     contract_names = {f.name.lower() for f in fields}
-    values: list[str] = []
-    errors: list[str] = []
+    field_names = {f.name for f in fields}
     extra: dict[str, str] = {}
+    extra_src: list[tuple[str, str]] = []  # (output name, expression over src)
 
-    if is_json:
+    def add_extra(col: str, expr: str, typ: str) -> None:
+        name = _unique_name(col, contract_names | RESERVED | {e.lower() for e in extra})
+        extra[name] = typ
+        extra_src.append((name, expr))
+
+    def struct_of(cols: list[str]) -> str:
+        return (
+            "CAST(to_json(struct_pack("
+            + ", ".join(f"{quote_ident(c)} := s.{quote_ident(c)}" for c in cols)
+            + ")) AS VARCHAR)"
+        )
+
+    # Per field: (text, JSON type, JSON value) expressions over src.
+    sources: list[tuple[str, str | None, str | None]] = []
+    unparseable = None  # json_lines only: rows that are not JSON objects
+    if mode == "json_lines":
         keys = [
             r[0]
             for r in con.execute(
@@ -173,65 +212,88 @@ def build_typed_select(
                 "FROM _stage WHERE json_type(try_cast(ltrim(line, chr(65279)) AS JSON)) = 'OBJECT') ORDER BY k"
             ).fetchall()
         ]
-        extra_keys = [k for k in keys if k.lower() not in contract_names and not k.startswith("_")]
+        extra_keys = [k for k in keys if k not in field_names]
         paths = [_json_path(f.name) for f in fields] + [_json_path(k) for k in extra_keys]
         src = (
-            "SELECT _row_number, _raw, _j, json_type(_j) AS _jt, "
+            "SELECT _row_number, _j, json_type(_j) AS _jt, "
             f"json_extract(_j, [{', '.join(quote_literal(p) for p in paths)}]) AS _v FROM ("
-            "SELECT rowid + 1 AS _row_number, line AS _raw, "
-            "try_cast(ltrim(line, chr(65279)) AS JSON) AS _j FROM _stage "
+            "SELECT rowid + 1 AS _row_number, try_cast(ltrim(line, chr(65279)) AS JSON) AS _j FROM _stage "
             "WHERE line IS NOT NULL AND trim(line) <> '')"
         )
-        for i, f in enumerate(fields, start=1):
-            x = f"_v[{i}]"
-            value, _, error = field_expressions(f, f"({x} ->> '$')", f"json_type({x})", x)
-            values.append(f"{value} AS {quote_ident(f.name)}")
-            errors.append(error)
+        sources = [
+            (f"(_v[{i}] ->> '$')", f"json_type(_v[{i}])", f"_v[{i}]") for i in range(1, len(fields) + 1)
+        ]
         for j, k in enumerate(extra_keys, start=len(fields) + 1):
-            name = _unique_name(k, contract_names | {e.lower() for e in extra})
-            extra[name] = "JSON"
-            values.append(f"_v[{j}] AS {quote_ident(name)}")
-        field_errors = f"list_filter([{', '.join(errors)}], e -> e IS NOT NULL)"
-        errors_sql = (
+            add_extra(k, f"_v[{j}]", "JSON")
+        unparseable = (
             "CASE WHEN _j IS NULL THEN [{'code': 'unparseable_row', 'message': 'not valid JSON'}] "
             "WHEN _jt <> 'OBJECT' THEN [{'code': 'unparseable_row', 'message': "
-            "'a JSON ' || lower(_jt) || ', not an object'}] "
-            f"ELSE {field_errors} END"
+            "'a JSON ' || lower(_jt) || ', not an object'}] END"
         )
+        raw_expr = "s.line"
+    elif mode == "json_columns":
+        src = "SELECT rowid + 1 AS _row_number, * FROM _stage"
+        for f in fields:
+            x = quote_ident(f.name) if f.name in columns else "CAST(NULL AS JSON)"
+            sources.append((f"({x} ->> '$')", f"json_type({x})", x))
+        for c in columns:
+            if c not in field_names:
+                add_extra(c, quote_ident(c), "JSON")
+        raw_expr = struct_of(columns)
     else:
         by_lower = {c.lower(): c for c in columns}
-        raw_struct = ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in columns)
-        src = f"SELECT rowid + 1 AS _row_number, CAST(to_json(struct_pack({raw_struct})) AS VARCHAR) AS _raw, * FROM _stage"
+        src = "SELECT rowid + 1 AS _row_number, * FROM _stage"
         for f in fields:
             col = by_lower.get(f.name.lower())
-            if col is None:  # optional field absent from this export: null; required: quarantined
-                s = "CAST(NULL AS VARCHAR)"
-            else:
-                s = quote_ident(col)
-            value, _, error = field_expressions(f, s, None, f"try_cast({s} AS JSON)")
-            values.append(f"{value} AS {quote_ident(f.name)}")
-            errors.append(error)
+            # An optional field absent from this export is null; a required one is quarantined.
+            sources.append((quote_ident(col) if col else "CAST(NULL AS VARCHAR)", None, None))
         for c in columns:
-            if c.lower() in contract_names:
-                continue
-            name = _unique_name(c, contract_names | {e.lower() for e in extra})
-            extra[name] = "VARCHAR"
-            values.append(f"{quote_ident(c)} AS {quote_ident(name)}")
-        errors_sql = f"list_filter([{', '.join(errors)}], e -> e IS NOT NULL)"
+            if c.lower() not in contract_names:
+                add_extra(c, quote_ident(c), "VARCHAR")
+        raw_expr = struct_of(columns)
 
-    out_cols = [f.name for f in fields] + list(extra)
+    l1, l2, l3, values, errors, bads = [], [], [], [], [], []
+    for i, (f, (s_src, t_src, x_src)) in enumerate(zip(fields, sources, strict=True), start=1):
+        a, b, c, value, error, bad = field_layers(f, i, s_src, t_src, x_src)
+        l1 += a
+        l2 += b
+        l3 += c
+        values.append(f"{value} AS {quote_ident(f.name)}")
+        errors.append(error)
+        bads.append(bad)
+    l1 += [f"{expr} AS {quote_ident(name)}" for name, expr in extra_src]
+    passthrough = ", _j, _jt" if mode == "json_lines" else ""
+    field_errors = (
+        f"CASE WHEN {' OR '.join(bads)} THEN list_filter([{', '.join(errors)}], e -> e IS NOT NULL) "
+        "ELSE []::STRUCT(code VARCHAR, message VARCHAR)[] END"
+    )
+    errors_sql = f"coalesce({unparseable}, {field_errors})" if unparseable else field_errors
+    # The record hash identifies a version's content: the delivered text of every field in contract
+    # order, then extras by name (cheaper than hashing the typed row, and independent of column order).
+    delivered = [
+        f"coalesce(CAST({quote_ident(f'#x{i}')} AS VARCHAR), chr(0))"
+        if t_src
+        else f"coalesce({quote_ident(f'#s{i}')}, chr(0))"
+        for i, (_, t_src, _) in enumerate(sources, start=1)
+    ] + [f"coalesce(CAST({quote_ident(n)} AS VARCHAR), chr(0))" for n in sorted(extra)]
+    layered = (
+        f"l1 AS (SELECT _row_number{passthrough}, {', '.join(l1)} FROM src),\n"
+        f"l2 AS (SELECT *, {', '.join(l2)} FROM l1),\n"
+        f"l3 AS (SELECT *, {', '.join(l3)} FROM l2),\n"
+        f"hashed AS (SELECT {', '.join(values + [quote_ident(n) for n in extra])}, _row_number, "
+        f"{errors_sql} AS _errors, md5(concat_ws(chr(31), {', '.join(delivered)})) AS _record_hash FROM l3),"
+    )
+
     key = quote_ident(obj.key)
     part_cols = [key] + ([quote_ident(obj.version)] if obj.version else [])
     part = ", ".join(part_cols)
-    row_hash = f"md5(CAST(ROW({', '.join(quote_ident(c) for c in out_cols)}) AS VARCHAR))"
     key_name = obj.key.replace("'", "''")
     # Duplicate keys within a file are rare: find them with one aggregate, then join the few back
     # (window functions over every row cost 4x more here). Same content twice: keep the first row.
     # Different content for the same key and version: quarantine every copy, none is more right.
     sql = f"""
 WITH src AS ({src}),
-vals AS (SELECT {', '.join(values)}, _row_number, _raw, {errors_sql} AS _errors FROM src),
-hashed AS (SELECT *, {row_hash} AS _record_hash FROM vals),
+{layered}
 dupes AS (
   SELECT {part}, count(*) AS _n, min(_record_hash) <> max(_record_hash) AS _conflict, min(_row_number) AS _keep
   FROM hashed WHERE len(_errors) = 0 GROUP BY ALL HAVING count(*) > 1
@@ -242,15 +304,15 @@ SELECT h.* EXCLUDE (_errors),
       || ' times in this file for the same version with different content; none of them is loaded'}}]
   ELSE h._errors END AS _errors,
   d._n IS NULL OR (NOT d._conflict AND h._row_number = d._keep) AS _first_of_dupes
-FROM hashed h LEFT JOIN dupes d ON {' AND '.join(f'h.{c} IS NOT DISTINCT FROM d.{c}' for c in part_cols)}
+FROM hashed h LEFT JOIN dupes d ON {" AND ".join(f"h.{c} IS NOT DISTINCT FROM d.{c}" for c in part_cols)}
 """
-    return sql, extra
+    return sql, extra, raw_expr
 
 
 def _unique_name(name: str, taken: set[str]) -> str:
     """Extra columns keep their name unless it collides (case-insensitively) with one we have."""
     candidate, n = name, 1
-    while candidate.lower() in taken or candidate.lower() in {"_record_hash"}:
+    while candidate.lower() in taken:
         n += 1
         candidate = f"{name}__{n}"
     return candidate

@@ -73,7 +73,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     for chunk, lo in enumerate(range(0, n_total, CHUNK)):
         rng = rng_for(seed, 100 + chunk)
         n = min(CHUNK, n_total - lo)
-        kind = rng.choice(3, n, p=[0.65, 0.2, 0.15] if len(cust_idx) else [0.8, 0.2, 0.0])  # opp, lead, account
+        kind = rng.choice(
+            3, n, p=[0.65, 0.2, 0.15] if len(cust_idx) else [0.8, 0.2, 0.0]
+        )  # opp, lead, account
         io, il, ia = np.nonzero(kind == 0)[0], np.nonzero(kind == 1)[0], np.nonzero(kind == 2)[0]
         e_opp = np.full(n, -1)
         e_acc = np.full(n, -1)
@@ -99,7 +101,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         wd = weekday(day)
         day = np.where(wd >= 5, day - (wd - 4) * DAY, day)  # weekend work is logged on the Friday
         # a departed rep's accounts are worked by their manager
-        rep = np.where(instant >= users["leave"][owner], users["team_mgr"][np.maximum(users["team"][owner], 0)], owner)
+        rep = np.where(
+            instant >= users["leave"][owner], users["team_mgr"][np.maximum(users["team"][owner], 0)], owner
+        )
         region = users["reg"][rep]
         off = _offset_hours(day, region)
         occurred = day + rng.integers(8 * HOUR, 18 * HOUR, n) - off * HOUR
@@ -110,9 +114,11 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         call_out = np.where(inbound, 0, rng.choice(4, n, p=[0.35, 0.35, 0.25, 0.05]))
         email_out = np.where(inbound, 2, rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05]))
         meet_final = rng.choice([1, 2, 3], n, p=[0.75, 0.1, 0.15])
-        dur = np.where(etype == 0, np.where(call_out == 0, np.exp(rng.normal(5.7, 0.7, n)),
-                                             rng.integers(15, 60, n)),
-                       rng.choice([1800, 2700, 3600], n, p=[0.5, 0.2, 0.3])).astype(np.int64)
+        dur = np.where(
+            etype == 0,
+            np.where(call_out == 0, np.exp(rng.normal(5.7, 0.7, n)), rng.integers(15, 60, n)),
+            rng.choice([1800, 2700, 3600], n, p=[0.5, 0.2, 0.3]),
+        ).astype(np.int64)
 
         # participants: CRM contacts of the account, sometimes only reachable by domain, sometimes strangers
         n_slots = np.where(etype == 2, 1 + rng.binomial(2, 0.45, n), 1 + rng.binomial(2, 0.15, n))
@@ -128,12 +134,19 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
             stranger = ~role & (r < 0.12)
             picked = em.copy()
             nr, ns = int(role.sum()), int(stranger.sum())
-            picked[role] = (np.array(names.ROLE_MAILBOXES, dtype=object)[rng.integers(0, len(names.ROLE_MAILBOXES), nr)]
-                            + "@" + acc["domain"][a[role]])
-            picked[stranger] = (lower_first[rng.integers(0, len(lower_first), ns)] + "."
-                                + lower_last[rng.integers(0, len(lower_last), ns)]
-                                + rng.integers(10, 99, ns).astype(str).astype(object) + "@"
-                                + np.array(names.PERSONAL_DOMAINS, dtype=object)[rng.integers(0, 5, ns)])
+            picked[role] = (
+                np.array(names.ROLE_MAILBOXES, dtype=object)[rng.integers(0, len(names.ROLE_MAILBOXES), nr)]
+                + "@"
+                + acc["domain"][a[role]]
+            )
+            picked[stranger] = (
+                lower_first[rng.integers(0, len(lower_first), ns)]
+                + "."
+                + lower_last[rng.integers(0, len(lower_last), ns)]
+                + rng.integers(10, 99, ns).astype(str).astype(object)
+                + "@"
+                + np.array(names.PERSONAL_DOMAINS, dtype=object)[rng.integers(0, 5, ns)]
+            )
             parts[use, j] = picked
         parts[il, 0] = leads["email"][e_lead[il]]
         parts[:, 1] = np.where(parts[:, 1] == parts[:, 0], None, parts[:, 1])
@@ -153,7 +166,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         # versions: meetings are booked ahead (scheduled) and resolved afterwards; a few events get deleted
         base_upd = occurred + np.where(etype == 0, dur, 0) + rng.integers(0, 300, n)
         is_meet = etype == 2
-        booked = np.maximum(occurred - rng.integers(1, 14, n) * DAY - rng.integers(0, 8 * HOUR, n), SPAN_START)
+        booked = np.maximum(
+            occurred - rng.integers(1, 14, n) * DAY - rng.integers(0, 8 * HOUR, n), SPAN_START
+        )
         resolved = occurred + dur + rng.integers(5 * 60, 2 * HOUR, n)
         deleted = rng.random(n) < 0.01
         del_ts = np.where(is_meet, resolved, base_upd) + rng.integers(1, 30, n) * DAY
@@ -162,8 +177,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         d = np.nonzero(deleted)[0]
         v_ev = np.concatenate([nm, m, m, d])
         v_ts = np.concatenate([base_upd[nm], booked[m], resolved[m], del_ts[d]])
-        v_step = np.concatenate([np.zeros(len(nm), int), np.zeros(len(m), int), np.ones(len(m), int),
-                                 np.full(len(d), 2)])
+        v_step = np.concatenate(
+            [np.zeros(len(nm), int), np.zeros(len(m), int), np.ones(len(m), int), np.full(len(d), 2)]
+        )
         ok = v_ts < SPAN_END
         v_ev, v_ts, v_step = v_ev[ok], v_ts[ok], v_step[ok]
         b = batch_index(v_ts, MONTH_CUTS)
@@ -171,34 +187,62 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         v_ev, v_ts, v_step, b = v_ev[keep], v_ts[keep], v_step[keep], b[keep]
         resolved_now = (v_step >= 1) | ~is_meet[v_ev]
         t = etype[v_ev]
-        outcome = np.where(t == 0, np.array(CALL_OUT, dtype=object)[call_out[v_ev]], np.where(
-            t == 1, np.array(EMAIL_OUT, dtype=object)[email_out[v_ev]],
-            np.array(MEETING_OUT, dtype=object)[np.where(resolved_now, meet_final[v_ev], 0)]))
+        outcome = np.where(
+            t == 0,
+            np.array(CALL_OUT, dtype=object)[call_out[v_ev]],
+            np.where(
+                t == 1,
+                np.array(EMAIL_OUT, dtype=object)[email_out[v_ev]],
+                np.array(MEETING_OUT, dtype=object)[np.where(resolved_now, meet_final[v_ev], 0)],
+            ),
+        )
         ids = stripe_ids("evt_", rng, n, 16)
         case = rng.choice(3, n, p=[0.85, 0.1, 0.05])
-        tbl = pa.table({
-            "id": arr(ids[v_ev]), "type": arr(np.array(["call", "email", "meeting"], dtype=object)[t]),
-            "direction": arr(np.where(inbound[v_ev], "inbound", "outbound").astype(object)),
-            "occurred": occurred[v_ev], "occ_off": off[v_ev], "updated": v_ts,
-            "upd_off": _offset_hours(v_ts, region[v_ev]),
-            "rep_email": arr(variants[case[v_ev], rep[v_ev]]),
-            "p0": arr(parts[v_ev, 0]), "p1": arr(parts[v_ev, 1]), "p2": arr(parts[v_ev, 2]),
-            "crm_account_id": arr(np.where(know_acc[v_ev], acc["ids"][np.maximum(e_acc[v_ev], 0)], None)),
-            "crm_opportunity_id": arr(np.where(know_opp[v_ev], opps["ids"][np.maximum(e_opp[v_ev], 0)], None)),
-            "duration_seconds": arr(dur[v_ev], mask=t == 1),
-            "outcome": arr(outcome), "subject": arr(subject[v_ev]), "is_deleted": v_step == 2, "_b": b,
-        })
+        tbl = pa.table(
+            {
+                "id": arr(ids[v_ev]),
+                "type": arr(np.array(["call", "email", "meeting"], dtype=object)[t]),
+                "direction": arr(np.where(inbound[v_ev], "inbound", "outbound").astype(object)),
+                "occurred": occurred[v_ev],
+                "occ_off": off[v_ev],
+                "updated": v_ts,
+                "upd_off": _offset_hours(v_ts, region[v_ev]),
+                "rep_email": arr(variants[case[v_ev], rep[v_ev]]),
+                "p0": arr(parts[v_ev, 0]),
+                "p1": arr(parts[v_ev, 1]),
+                "p2": arr(parts[v_ev, 2]),
+                "crm_account_id": arr(np.where(know_acc[v_ev], acc["ids"][np.maximum(e_acc[v_ev], 0)], None)),
+                "crm_opportunity_id": arr(
+                    np.where(know_opp[v_ev], opps["ids"][np.maximum(e_opp[v_ev], 0)], None)
+                ),
+                "duration_seconds": arr(dur[v_ev], mask=t == 1),
+                "outcome": arr(outcome),
+                "subject": arr(subject[v_ev]),
+                "is_deleted": v_step == 2,
+                "_b": b,
+            }
+        )
         w.con.register("evt_v", tbl)
-        w.json_batches("activity/events", f"""
-            SELECT id, type, direction, {_iso('occurred', 'occ_off')} AS occurred_at,
-                   {_iso('updated', 'upd_off')} AS updated_at, rep_email,
+        w.json_batches(
+            "activity/events",
+            f"""
+            SELECT id, type, direction, {_iso("occurred", "occ_off")} AS occurred_at,
+                   {_iso("updated", "upd_off")} AS updated_at, rep_email,
                    list_filter([p0, p1, p2], lambda x: x IS NOT NULL) AS participant_emails,
                    crm_account_id, crm_opportunity_id, duration_seconds, outcome, subject, is_deleted, _b,
                    updated AS _sort
-            FROM evt_v""", "_b", MONTH_CUTS, "_sort, id", seq=chunk + 1, hidden=("_sort",))
+            FROM evt_v""",
+            "_b",
+            MONTH_CUTS,
+            "_sort, id",
+            seq=chunk + 1,
+            hidden=("_sort",),
+        )
         w.con.unregister("evt_v")
 
 
 def _iso(ts: str, off: str) -> str:
-    return (f"strftime(make_timestamp(({ts} + {off} * 3600) * 1000000), '%Y-%m-%dT%H:%M:%S') "
-            f"|| printf('%+03d:00', {off})")
+    return (
+        f"strftime(make_timestamp(({ts} + {off} * 3600) * 1000000), '%Y-%m-%dT%H:%M:%S') "
+        f"|| printf('%+03d:00', {off})"
+    )

@@ -31,7 +31,12 @@ TIERS = ["Starter", "Professional", "Enterprise"]
 PRODUCTS = TIERS + ["Analytics Add-on", "Implementation"]
 ANNUAL_SEAT_USD = np.array([360.0, 720.0, 1200.0])
 # interval code -> (Stripe interval, interval_count, months per period (0 = weekly), price factor vs annual)
-INTERVALS = [("month", 1, 1, 1.2 / 12), ("month", 3, 3, 1.1 / 4), ("year", 1, 12, 1.0), ("week", 1, 0, 1.3 / 52)]
+INTERVALS = [
+    ("month", 1, 1, 1.2 / 12),
+    ("month", 3, 3, 1.1 / 4),
+    ("year", 1, 12, 1.0),
+    ("week", 1, 0, 1.3 / 52),
+]
 PRICE_RISE = ts_of("2025-01-01T09:00:00")
 NEVER = np.iinfo(np.int64).max
 CATALOG_CREATED = ts_of("2021-06-01T12:00:00")
@@ -52,11 +57,15 @@ def _price_catalog(rng):
                     continue  # weekly billing exists only for the self-serve USD Starter plan
                 unit = int(_minor(np.array([ANNUAL_SEAT_USD[t] * factor]), np.array([c]))[0])
                 rise = i == 0 and c == 0
-                rows.append((t, c, i, 0, unit, CATALOG_CREATED + 60 * len(rows), PRICE_RISE if rise else NEVER))
+                rows.append(
+                    (t, c, i, 0, unit, CATALOG_CREATED + 60 * len(rows), PRICE_RISE if rise else NEVER)
+                )
                 if rise:
                     rows.append((t, c, i, 1, int(round(unit * 1.1 / 100)) * 100, PRICE_RISE, NEVER))
-    cat = {k: np.array([r[j] for r in rows]) for j, k in enumerate(
-        ["tier", "cur", "interval", "era", "unit", "created", "deactivated"])}
+    cat = {
+        k: np.array([r[j] for r in rows])
+        for j, k in enumerate(["tier", "cur", "interval", "era", "unit", "created", "deactivated"])
+    }
     cat["id"] = stripe_ids("price_", rng, len(rows), 24)
     lookup = np.full((3, 4, 4, 2), -1)
     lookup[cat["tier"], cat["cur"], cat["interval"], cat["era"]] = np.arange(len(rows))
@@ -91,7 +100,11 @@ def _simulate(rng, p: dict, cat: dict, lookup: np.ndarray) -> dict:
     # cancellation request; the period it falls in decides when access ends
     years = np.maximum(SPAN_END - p["start"] - 30 * DAY, 0) / (365 * DAY)
     cancels = rng.random(n) < 1 - np.exp(-p["churn_rate"] * years)
-    tq = p["start"] + 30 * DAY + (rng.random(n) * np.maximum(SPAN_END - p["start"] - 30 * DAY, 1)).astype(np.int64)
+    tq = (
+        p["start"]
+        + 30 * DAY
+        + (rng.random(n) * np.maximum(SPAN_END - p["start"] - 30 * DAY, 1)).astype(np.int64)
+    )
     cancels &= tq < SPAN_END
     invol = cancels & (p["collection"] == 0) & (rng.random(n) < 0.25)
     containing = (g_start <= tq[g_sub]) & (tq[g_sub] < g_end)
@@ -144,10 +157,16 @@ def _simulate(rng, p: dict, cat: dict, lookup: np.ndarray) -> dict:
         "period_start": np.concatenate([p["start"][tr], prev_start, tu[ui]]),
         "period_end": np.concatenate([p["start"][tr], g_start, tu[ui]]),
     }
-    inv["period_start"][len(tr):len(tr) + len(g_sub)][g_k == 0] = g_start[g_k == 0]
+    inv["period_start"][len(tr) : len(tr) + len(g_sub)][g_k == 0] = g_start[g_k == 0]
     lines = {  # inv (local index), amount, price, qty, proration, pstart, pend, kind (0 trial 1 period 2 unused 3 remaining)
-        "inv": np.concatenate([np.arange(len(tr)), len(tr) + np.arange(len(g_sub)),
-                               len(tr) + len(g_sub) + np.arange(len(ui)), len(tr) + len(g_sub) + np.arange(len(ui))]),
+        "inv": np.concatenate(
+            [
+                np.arange(len(tr)),
+                len(tr) + np.arange(len(g_sub)),
+                len(tr) + len(g_sub) + np.arange(len(ui)),
+                len(tr) + len(g_sub) + np.arange(len(ui)),
+            ]
+        ),
     }
     unit = cat["unit"]
     frac = (up_pe[ui] - tu[ui]) / np.maximum(up_pe[ui] - up_ps[ui], 1)
@@ -156,18 +175,42 @@ def _simulate(rng, p: dict, cat: dict, lookup: np.ndarray) -> dict:
     lines["amount"] = np.concatenate([np.zeros(len(tr), np.int64), g_qty * unit[g_price], unused, remaining])
     lines["price"] = np.concatenate([price0[tr], g_price, price0[ui], price1[ui]])
     lines["qty"] = np.concatenate([p["qty"][tr], g_qty, p["qty"][ui], q1[ui]])
-    lines["kind"] = np.concatenate([np.zeros(len(tr), int), np.ones(len(g_sub), int), np.full(len(ui), 2),
-                                    np.full(len(ui), 3)])
+    lines["kind"] = np.concatenate(
+        [np.zeros(len(tr), int), np.ones(len(g_sub), int), np.full(len(ui), 2), np.full(len(ui), 3)]
+    )
     lines["pstart"] = np.concatenate([p["start"][tr], g_start, tu[ui], tu[ui]])
     lines["pend"] = np.concatenate([anchor[tr], g_end, up_pe[ui], up_pe[ui]])
     lines["when"] = np.concatenate([p["start"][tr], g_start, tu[ui], tu[ui]])
-    total = np.bincount(lines["inv"], weights=lines["amount"], minlength=len(inv["sub"])).round().astype(np.int64)
+    total = (
+        np.bincount(lines["inv"], weights=lines["amount"], minlength=len(inv["sub"])).round().astype(np.int64)
+    )
     inv["total"] = total
     # the invoice a failed payment could not collect: the one at the cancellation boundary
     inv["dunning"] = (inv["kind"] == 1) & invol[inv["sub"]] & (inv["created"] == boundary[inv["sub"]])
-    return dict(n=n, anchor=anchor, ended=ended, canceled_at=canceled_at, tq=tq, vol=vol, invol=invol,
-                boundary=boundary, up=up, tu=tu, price0=price0, price1=price1, q1=q1, down=down, k_down=k_down,
-                q2=q2, g_sub=g_sub, g_k=g_k, g_start=g_start, g_end=g_end, inv=inv, lines=lines)
+    return dict(
+        n=n,
+        anchor=anchor,
+        ended=ended,
+        canceled_at=canceled_at,
+        tq=tq,
+        vol=vol,
+        invol=invol,
+        boundary=boundary,
+        up=up,
+        tu=tu,
+        price0=price0,
+        price1=price1,
+        q1=q1,
+        down=down,
+        k_down=k_down,
+        q2=q2,
+        g_sub=g_sub,
+        g_k=g_k,
+        g_start=g_start,
+        g_end=g_end,
+        inv=inv,
+        lines=lines,
+    )
 
 
 def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
@@ -194,19 +237,28 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     seg = opps["seg"][fo]
 
     # ------------------------------------------------------------------ first subscriptions
-    interval = np.where(seg == 0, rng.choice(4, n_c, p=[0.75, 0.08, 0.12, 0.05]),
-                        np.where(seg == 1, rng.choice(3, n_c, p=[0.4, 0.15, 0.45]),
-                                 rng.choice([1, 2], n_c, p=[0.15, 0.85])))
+    interval = np.where(
+        seg == 0,
+        rng.choice(4, n_c, p=[0.75, 0.08, 0.12, 0.05]),
+        np.where(seg == 1, rng.choice(3, n_c, p=[0.4, 0.15, 0.45]), rng.choice([1, 2], n_c, p=[0.15, 0.85])),
+    )
     tier = opps["tier"][fo]
     interval = np.where((interval == 3) & ((c_cur != 0) | (tier != 0)), 0, interval)
     era = np.where((c_cur == 0) & (c_created >= PRICE_RISE), 1, 0)
     qty = np.maximum(1, opps["seats"][fo])
     p1 = dict(
-        cust=np.arange(n_c), start=c_created, interval=interval, tier=tier, cur=c_cur, qty=qty,
+        cust=np.arange(n_c),
+        start=c_created,
+        interval=interval,
+        tier=tier,
+        cur=c_cur,
+        qty=qty,
         price=lookup[tier, c_cur, interval, era],
         trial=(seg < 2) & (interval == 0) & (rng.random(n_c) < 0.2),
         collection=np.where((seg == 2) | (interval == 2), 1, 0),  # 1 = send_invoice (net terms)
-        churn_rate=np.array([0.35, 0.2, 0.08])[seg], p_upgrade=np.full(n_c, 0.25), p_downgrade=np.full(n_c, 0.08),
+        churn_rate=np.array([0.35, 0.2, 0.08])[seg],
+        p_upgrade=np.full(n_c, 0.25),
+        p_downgrade=np.full(n_c, 0.08),
         opp=fo,
     )
     s1 = _simulate(rng, p1, cat, lookup)
@@ -217,12 +269,21 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     back &= restart < SPAN_END - 20 * DAY
     b = np.nonzero(back)[0]
     p2 = {k: v[b] for k, v in p1.items()}
-    p2.update(start=restart[b], trial=np.zeros(len(b), bool),
-              qty=np.maximum(1, np.round(p1["qty"][b] * rng.uniform(0.6, 1.0, len(b)))).astype(np.int64),
-              price=lookup[p1["tier"][b], p1["cur"][b], p1["interval"][b],
-                           np.where((p1["cur"][b] == 0) & (restart[b] >= PRICE_RISE), 1, 0)],
-              churn_rate=np.full(len(b), 0.1), p_upgrade=np.full(len(b), 0.1), p_downgrade=np.zeros(len(b)),
-              opp=np.full(len(b), -1))
+    p2.update(
+        start=restart[b],
+        trial=np.zeros(len(b), bool),
+        qty=np.maximum(1, np.round(p1["qty"][b] * rng.uniform(0.6, 1.0, len(b)))).astype(np.int64),
+        price=lookup[
+            p1["tier"][b],
+            p1["cur"][b],
+            p1["interval"][b],
+            np.where((p1["cur"][b] == 0) & (restart[b] >= PRICE_RISE), 1, 0),
+        ],
+        churn_rate=np.full(len(b), 0.1),
+        p_upgrade=np.full(len(b), 0.1),
+        p_downgrade=np.zeros(len(b)),
+        opp=np.full(len(b), -1),
+    )
     s2 = _simulate(rng, p2, cat, lookup)
 
     # ------------------------------------------------------------------ merge both generations
@@ -231,17 +292,35 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
 
     n1, n2 = s1["n"], s2["n"]
     P = {k: cat2(p1[k], p2[k]) for k in p1}
-    S = {k: cat2(s1[k], s2[k]) for k in ("anchor", "ended", "canceled_at", "tq", "vol", "invol", "boundary", "up",
-                                         "tu", "price0", "price1", "q1", "down", "k_down", "q2")}
+    S = {
+        k: cat2(s1[k], s2[k])
+        for k in (
+            "anchor",
+            "ended",
+            "canceled_at",
+            "tq",
+            "vol",
+            "invol",
+            "boundary",
+            "up",
+            "tu",
+            "price0",
+            "price1",
+            "q1",
+            "down",
+            "k_down",
+            "q2",
+        )
+    }
     g_sub = cat2(s1["g_sub"], s2["g_sub"] + n1)
     g_start = cat2(s1["g_start"], s2["g_start"])
     g_end = cat2(s1["g_end"], s2["g_end"])
     g_k = cat2(s1["g_k"], s2["g_k"])
     n_s = n1 + n2
     inv = {k: cat2(s1["inv"][k], s2["inv"][k]) for k in s1["inv"]}
-    inv["sub"][len(s1["inv"]["sub"]):] += n1
+    inv["sub"][len(s1["inv"]["sub"]) :] += n1
     lines = {k: cat2(s1["lines"][k], s2["lines"][k]) for k in s1["lines"]}
-    lines["inv"][len(s1["lines"]["inv"]):] += len(s1["inv"]["sub"])
+    lines["inv"][len(s1["lines"]["inv"]) :] += len(s1["inv"]["sub"])
     s_ids = stripe_ids("sub_", rng, n_s)
     si_ids = stripe_ids("si_", rng, n_s)
 
@@ -255,10 +334,19 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     late = coll == 1
     first_fail = ~late & ~zero & ~dunning & (rng.random(n_i) < 0.05)
     void = ~late & ~zero & ~dunning & ~first_fail & (inv["kind"] == 1) & (rng.random(n_i) < 0.006)
-    paid_at = np.where(zero, created, np.where(
-        late, created + rng.integers(3, 45, n_i) * DAY + np.where(rng.random(n_i) < 0.03, 40 * DAY, 0),
-        np.where(first_fail, created + rng.integers(1, 6, n_i) * DAY + rng.integers(0, 6 * HOUR, n_i),
-                 created + rng.integers(60, HOUR, n_i))))
+    paid_at = np.where(
+        zero,
+        created,
+        np.where(
+            late,
+            created + rng.integers(3, 45, n_i) * DAY + np.where(rng.random(n_i) < 0.03, 40 * DAY, 0),
+            np.where(
+                first_fail,
+                created + rng.integers(1, 6, n_i) * DAY + rng.integers(0, 6 * HOUR, n_i),
+                created + rng.integers(60, HOUR, n_i),
+            ),
+        ),
+    )
     paid_at = np.where(dunning | void, NEVER, paid_at)
     void_at = np.where(void, created + rng.integers(1, 3, n_i) * DAY, NEVER)
     uncol_at = np.where(dunning, created + 21 * DAY, NEVER)
@@ -272,7 +360,7 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     remap = np.full(n_i, -1)
     remap[vi] = n_i + np.arange(len(vi))
     lines = {k: cat2(v, v[vline]) for k, v in lines.items()}
-    lines["inv"][len(vline):] = remap[lines["inv"][len(vline):]]
+    lines["inv"][len(vline) :] = remap[lines["inv"][len(vline) :]]
     paid_at = cat2(paid_at, repl["created"] + rng.integers(60, HOUR, len(vi)))
     void_at = cat2(void_at, np.full(len(vi), NEVER))
     uncol_at = cat2(uncol_at, np.full(len(vi), NEVER))
@@ -306,7 +394,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     rf_ts = ch_ts + rng.integers(1, 30, n_ch) * DAY + rng.integers(0, DAY, n_ch)
     refund &= rf_ts < SPAN_END
     full = rng.random(n_ch) < 0.55
-    rf_amt = np.where(full, ch_amt, np.maximum(1, np.round(ch_amt * rng.uniform(0.1, 0.5, n_ch))).astype(np.int64))
+    rf_amt = np.where(
+        full, ch_amt, np.maximum(1, np.round(ch_amt * rng.uniform(0.1, 0.5, n_ch))).astype(np.int64)
+    )
 
     # ------------------------------------------------------------------ customer versions (and deletes)
     gone = S["vol"][:n1] & ~back & (rng.random(n1) < 0.25)
@@ -320,49 +410,93 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     kk = keep_last_per_batch(ck, cts, cb)
     ck, cdel, cb = ck[kk], cdel[kk], cb[kk]
     con = w.con
-    con.register("cust_v", pa.table({
-        "id": c_ids[ck], "created": c_created[ck], "email": c_email[ck].astype(object), "name": acc["name"][c_acc][ck],
-        "currency": CUR[c_cur][ck], "sf": acc_id[ck], "deleted": cdel, "_b": cb,
-    }))
-    w.json_batches("billing/customers", """
+    con.register(
+        "cust_v",
+        pa.table(
+            {
+                "id": c_ids[ck],
+                "created": c_created[ck],
+                "email": c_email[ck].astype(object),
+                "name": acc["name"][c_acc][ck],
+                "currency": CUR[c_cur][ck],
+                "sf": acc_id[ck],
+                "deleted": cdel,
+                "_b": cb,
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/customers",
+        """
         SELECT id, 'customer' AS object, created, email, name, currency,
                CASE WHEN sf IS NULL THEN MAP([]::VARCHAR[], []::VARCHAR[])
                     ELSE MAP(['salesforce_account_id'], [sf]) END AS metadata,
-               deleted, _b FROM cust_v""", "_b", QUARTER_CUTS, "created, id")
+               deleted, _b FROM cust_v""",
+        "_b",
+        QUARTER_CUTS,
+        "created, id",
+    )
 
     # ------------------------------------------------------------------ products and prices
     prod_ids = stripe_ids("prod_", rng, len(PRODUCTS))
     renamed = ts_of("2025-03-04T10:00:00")
     pk = np.concatenate([np.arange(len(PRODUCTS)), [3]])
-    con.register("prod_v", pa.table({
-        "id": prod_ids[pk], "name": np.array(PRODUCTS + ["Analytics"], dtype=object),
-        "created": np.full(len(pk), CATALOG_CREATED - DAY), "updated": np.concatenate(
-            [np.full(len(PRODUCTS), CATALOG_CREATED - DAY), [renamed]]),
-        "_b": batch_index(np.concatenate([np.full(len(PRODUCTS), CATALOG_CREATED), [renamed]]), QUARTER_CUTS),
-    }))
-    w.json_batches("billing/products", """
+    con.register(
+        "prod_v",
+        pa.table(
+            {
+                "id": prod_ids[pk],
+                "name": np.array(PRODUCTS + ["Analytics"], dtype=object),
+                "created": np.full(len(pk), CATALOG_CREATED - DAY),
+                "updated": np.concatenate([np.full(len(PRODUCTS), CATALOG_CREATED - DAY), [renamed]]),
+                "_b": batch_index(
+                    np.concatenate([np.full(len(PRODUCTS), CATALOG_CREATED), [renamed]]), QUARTER_CUTS
+                ),
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/products",
+        """
         SELECT id, 'product' AS object, name, true AS active, created, updated, _b FROM prod_v""",
-                   "_b", QUARTER_CUTS, "created, id")
+        "_b",
+        QUARTER_CUTS,
+        "created, id",
+    )
 
     n_p = len(cat["id"])
     deact = np.nonzero(cat["deactivated"] < NEVER)[0]
     pv = np.concatenate([np.arange(n_p), deact])
     pts = np.concatenate([cat["created"], cat["deactivated"][deact]])
-    price_tbl = pa.table({
-        "pidx": np.arange(n_p), "id": cat["id"], "product": prod_ids[cat["tier"]], "currency": CUR[cat["cur"]],
-        "unit_amount": cat["unit"], "interval": np.array([i[0] for i in INTERVALS], dtype=object)[cat["interval"]],
-        "interval_count": np.array([i[1] for i in INTERVALS])[cat["interval"]], "created": cat["created"],
-        "deactivated": cat["deactivated"], "product_name": np.array(TIERS, dtype=object)[cat["tier"]],
-    })
+    price_tbl = pa.table(
+        {
+            "pidx": np.arange(n_p),
+            "id": cat["id"],
+            "product": prod_ids[cat["tier"]],
+            "currency": CUR[cat["cur"]],
+            "unit_amount": cat["unit"],
+            "interval": np.array([i[0] for i in INTERVALS], dtype=object)[cat["interval"]],
+            "interval_count": np.array([i[1] for i in INTERVALS])[cat["interval"]],
+            "created": cat["created"],
+            "deactivated": cat["deactivated"],
+            "product_name": np.array(TIERS, dtype=object)[cat["tier"]],
+        }
+    )
     con.register("price_s", price_tbl)
     pact = np.concatenate([np.ones(n_p, bool), np.zeros(len(deact), bool)])
     pb = batch_index(pts, QUARTER_CUTS)
     kk = keep_last_per_batch(pv, pts, pb)
     con.register("price_v", pa.table({"pidx": pv[kk], "active": pact[kk], "_b": pb[kk]}))
-    w.json_batches("billing/prices", """
+    w.json_batches(
+        "billing/prices",
+        """
         SELECT s.id, 'price' AS object, s.product, s.currency, s.unit_amount, 'recurring' AS type,
                {'interval': s.interval, 'interval_count': s.interval_count} AS recurring, v.active, s.created, v._b
-        FROM price_v v JOIN price_s s USING (pidx)""", "_b", QUARTER_CUTS, "created, id")
+        FROM price_v v JOIN price_s s USING (pidx)""",
+        "_b",
+        QUARTER_CUTS,
+        "created, id",
+    )
 
     # ------------------------------------------------------------------ subscription versions at each cut
     cuts = QUARTER_CUTS
@@ -372,7 +506,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     key = g_sub.astype(np.int64) * (1 << 34) + g_start
     pos = np.searchsorted(key, (np.arange(n_s)[:, None] * (1 << 34) + t).ravel(), side="right") - 1
     pos = np.clip(pos, 0, max(len(key) - 1, 0)).reshape(n_s, n_cut)
-    in_grid = (g_sub[pos] == np.arange(n_s)[:, None]) & (g_start[pos] <= t) if len(key) else np.zeros_like(t, bool)
+    in_grid = (
+        (g_sub[pos] == np.arange(n_s)[:, None]) & (g_start[pos] <= t) if len(key) else np.zeros_like(t, bool)
+    )
     trialing = P["trial"][:, None] & (t < S["anchor"][:, None])
     cps = np.where(trialing | ~in_grid, P["start"][:, None], g_start[pos])
     cpe = np.where(trialing | ~in_grid, S["anchor"][:, None], g_end[pos])
@@ -395,58 +531,108 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     opp_meta = np.where(P["opp"] >= 0, crm.opps["ids"][np.maximum(P["opp"], 0)], None)
     opp_meta = np.where(c_linked[P["cust"]], opp_meta, None)
     st = state[es, ec]
-    con.register("sub_v", pa.table({
-        "id": s_ids[es], "customer": c_ids[P["cust"][es]], "status": np.array(
-            ["trialing", "active", "past_due", "canceled"], dtype=object)[st[:, 0]],
-        "created": P["start"][es], "start_date": P["start"][es],
-        "canceled_at": pa.array(st[:, 5], mask=st[:, 5] < 0), "ended_at": pa.array(st[:, 7], mask=st[:, 7] < 0),
-        "cancel_at": pa.array(st[:, 6], mask=st[:, 6] < 0),
-        "trial_start": pa.array(P["start"][es], mask=~P["trial"][es]),
-        "trial_end": pa.array(S["anchor"][es], mask=~P["trial"][es]),
-        "currency": CUR[P["cur"][es]], "si": si_ids[es], "pidx": st[:, 1], "qty": st[:, 2], "cps": st[:, 3],
-        "cpe": st[:, 4], "opp": opp_meta[es], "_b": ec, "_cut": cuts[ec],
-    }))
-    w.json_batches("billing/subscriptions", f"""
+    con.register(
+        "sub_v",
+        pa.table(
+            {
+                "id": s_ids[es],
+                "customer": c_ids[P["cust"][es]],
+                "status": np.array(["trialing", "active", "past_due", "canceled"], dtype=object)[st[:, 0]],
+                "created": P["start"][es],
+                "start_date": P["start"][es],
+                "canceled_at": pa.array(st[:, 5], mask=st[:, 5] < 0),
+                "ended_at": pa.array(st[:, 7], mask=st[:, 7] < 0),
+                "cancel_at": pa.array(st[:, 6], mask=st[:, 6] < 0),
+                "trial_start": pa.array(P["start"][es], mask=~P["trial"][es]),
+                "trial_end": pa.array(S["anchor"][es], mask=~P["trial"][es]),
+                "currency": CUR[P["cur"][es]],
+                "si": si_ids[es],
+                "pidx": st[:, 1],
+                "qty": st[:, 2],
+                "cps": st[:, 3],
+                "cpe": st[:, 4],
+                "opp": opp_meta[es],
+                "_b": ec,
+                "_cut": cuts[ec],
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/subscriptions",
+        f"""
         SELECT v.id, 'subscription' AS object, v.customer, v.status, v.created, v.start_date, v.canceled_at,
                v.ended_at, v.cancel_at, v.trial_start, v.trial_end, v.currency,
                {{'object': 'list',
-                 'data': [{{'id': v.si, 'object': 'subscription_item', 'price': {_price_struct('p', 'v._cut')},
+                 'data': [{{'id': v.si, 'object': 'subscription_item', 'price': {_price_struct("p", "v._cut")},
                             'quantity': v.qty, 'current_period_start': v.cps, 'current_period_end': v.cpe}}],
                  'has_more': false, 'url': '/v1/subscription_items?subscription=' || v.id}} AS items,
                NULL AS discount,
                CASE WHEN v.opp IS NULL THEN MAP([]::VARCHAR[], []::VARCHAR[])
                     ELSE MAP(['salesforce_opportunity_id'], [v.opp]) END AS metadata, v._b
-        FROM sub_v v JOIN price_s p ON p.pidx = v.pidx""", "_b", cuts, "created, id")
+        FROM sub_v v JOIN price_s p ON p.pidx = v.pidx""",
+        "_b",
+        cuts,
+        "created, id",
+    )
 
     # ------------------------------------------------------------------ invoice versions
-    status_at = np.where(void_at[:, None] < cut_b, 4, np.where(paid_at[:, None] < cut_b, 2, np.where(
-        uncol_at[:, None] < cut_b, 3, 1)))
+    status_at = np.where(
+        void_at[:, None] < cut_b,
+        4,
+        np.where(paid_at[:, None] < cut_b, 2, np.where(uncol_at[:, None] < cut_b, 3, 1)),
+    )
     i_exists = inv["created"][:, None] < cut_b
     i_prev = np.concatenate([np.full((n_i, 1), -1), status_at[:, :-1]], axis=1)
     i_prev_exists = np.concatenate([np.zeros((n_i, 1), bool), i_exists[:, :-1]], axis=1)
     ie, ic = np.nonzero(i_exists & (~i_prev_exists | (status_at != i_prev)))
     ist = status_at[ie, ic]
-    con.register("inv_v", pa.table({
-        "iidx": ie, "id": i_ids[ie], "customer": c_ids[cust_of_inv[ie]], "subscription": s_ids[inv["sub"][ie]],
-        "status": np.array(["draft", "open", "paid", "uncollectible", "void"], dtype=object)[ist],
-        "created": inv["created"][ie], "period_start": inv["period_start"][ie], "period_end": inv["period_end"][ie],
-        "currency": CUR[P["cur"][inv["sub"][ie]]], "total": inv["total"][ie],
-        "paid_at": pa.array(paid_at[ie], mask=ist != 2), "_b": ic,
-    }))
+    con.register(
+        "inv_v",
+        pa.table(
+            {
+                "iidx": ie,
+                "id": i_ids[ie],
+                "customer": c_ids[cust_of_inv[ie]],
+                "subscription": s_ids[inv["sub"][ie]],
+                "status": np.array(["draft", "open", "paid", "uncollectible", "void"], dtype=object)[ist],
+                "created": inv["created"][ie],
+                "period_start": inv["period_start"][ie],
+                "period_end": inv["period_end"][ie],
+                "currency": CUR[P["cur"][inv["sub"][ie]]],
+                "total": inv["total"][ie],
+                "paid_at": pa.array(paid_at[ie], mask=ist != 2),
+                "_b": ic,
+            }
+        ),
+    )
     n_l = len(lines["inv"])
-    con.register("line_s", pa.table({
-        "iidx": lines["inv"], "seq": np.arange(n_l), "id": stripe_ids("il_", rng, n_l), "amount": lines["amount"],
-        "pidx": lines["price"], "qty": lines["qty"], "kind": lines["kind"], "ps": lines["pstart"],
-        "pe": lines["pend"], "when": lines["when"],
-    }))
-    w.json_batches("billing/invoices", f"""
+    con.register(
+        "line_s",
+        pa.table(
+            {
+                "iidx": lines["inv"],
+                "seq": np.arange(n_l),
+                "id": stripe_ids("il_", rng, n_l),
+                "amount": lines["amount"],
+                "pidx": lines["price"],
+                "qty": lines["qty"],
+                "kind": lines["kind"],
+                "ps": lines["pstart"],
+                "pe": lines["pend"],
+                "when": lines["when"],
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/invoices",
+        f"""
         WITH l AS (
             SELECT l.iidx, list({{'id': l.id, 'object': 'line_item', 'amount': l.amount, 'currency': p.currency,
-                    'period': {{'start': l.ps, 'end': l.pe}}, 'price': {_price_struct('p', 'l."when" + 1')},
+                    'period': {{'start': l.ps, 'end': l.pe}}, 'price': {_price_struct("p", 'l."when" + 1')},
                     'quantity': l.qty, 'proration': l.kind >= 2,
                     'description': CASE l.kind
                         WHEN 0 THEN 'Trial period for ' || p.product_name
-                        WHEN 1 THEN l.qty || ' × ' || p.product_name || ' (at ' || {_money_sql('p')} || ' / '
+                        WHEN 1 THEN l.qty || ' × ' || p.product_name || ' (at ' || {_money_sql("p")} || ' / '
                                     || CASE WHEN p.interval_count = 1 THEN p.interval
                                             ELSE p.interval_count || ' ' || p.interval || 's' END || ')'
                         WHEN 2 THEN 'Unused time on ' || l.qty || ' × ' || p.product_name || ' after '
@@ -461,7 +647,11 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                {{'object': 'list', 'data': l.data, 'has_more': false,
                  'url': '/v1/invoices/' || v.id || '/lines'}} AS lines,
                {{'paid_at': v.paid_at}} AS status_transitions, v._b
-        FROM inv_v v JOIN l USING (iidx)""", "_b", cuts, "created, id")
+        FROM inv_v v JOIN l USING (iidx)""",
+        "_b",
+        cuts,
+        "created, id",
+    )
 
     # ------------------------------------------------------------------ charges (versions: refund) and refunds
     cv = np.concatenate([np.arange(n_ch), np.nonzero(refund)[0]])
@@ -470,38 +660,75 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     cb = batch_index(cv_ts, cuts)
     keep = keep_last_per_batch(cv, cv_ts, cb)
     cv, cv_ref, cb = cv[keep], cv_ref[keep], cb[keep]
-    con.register("charge_v", pa.table({
-        "id": ch_ids[cv], "customer": c_ids[cust_of_inv[ch_inv[cv]]], "invoice": i_ids[ch_inv[cv]],
-        "amount": ch_amt[cv], "amount_refunded": cv_ref, "currency": CUR[P["cur"][inv["sub"][ch_inv[cv]]]],
-        "status": np.where(ch_ok[cv], "succeeded", "failed").astype(object), "paid": ch_ok[cv],
-        "refunded": (cv_ref == ch_amt[cv]) & (cv_ref > 0), "created": ch_ts[cv], "_b": cb,
-    }))
-    w.json_batches("billing/charges", """
+    con.register(
+        "charge_v",
+        pa.table(
+            {
+                "id": ch_ids[cv],
+                "customer": c_ids[cust_of_inv[ch_inv[cv]]],
+                "invoice": i_ids[ch_inv[cv]],
+                "amount": ch_amt[cv],
+                "amount_refunded": cv_ref,
+                "currency": CUR[P["cur"][inv["sub"][ch_inv[cv]]]],
+                "status": np.where(ch_ok[cv], "succeeded", "failed").astype(object),
+                "paid": ch_ok[cv],
+                "refunded": (cv_ref == ch_amt[cv]) & (cv_ref > 0),
+                "created": ch_ts[cv],
+                "_b": cb,
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/charges",
+        """
         SELECT id, 'charge' AS object, customer, invoice, amount, amount_refunded, currency, status, paid,
-               refunded, created, _b FROM charge_v""", "_b", cuts, "created, id")
+               refunded, created, _b FROM charge_v""",
+        "_b",
+        cuts,
+        "created, id",
+    )
     ri = np.nonzero(refund)[0]
-    con.register("refund_v", pa.table({
-        "id": stripe_ids("re_", rng, len(ri), 24), "charge": ch_ids[ri], "amount": rf_amt[ri],
-        "currency": CUR[P["cur"][inv["sub"][ch_inv[ri]]]],
-        "reason": np.array(["requested_by_customer", "duplicate", "fraudulent"], dtype=object)[
-            rng.choice(3, len(ri), p=[0.75, 0.17, 0.08])],
-        "created": rf_ts[ri], "_b": batch_index(rf_ts[ri], cuts),
-    }))
-    w.json_batches("billing/refunds", """
+    con.register(
+        "refund_v",
+        pa.table(
+            {
+                "id": stripe_ids("re_", rng, len(ri), 24),
+                "charge": ch_ids[ri],
+                "amount": rf_amt[ri],
+                "currency": CUR[P["cur"][inv["sub"][ch_inv[ri]]]],
+                "reason": np.array(["requested_by_customer", "duplicate", "fraudulent"], dtype=object)[
+                    rng.choice(3, len(ri), p=[0.75, 0.17, 0.08])
+                ],
+                "created": rf_ts[ri],
+                "_b": batch_index(rf_ts[ri], cuts),
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/refunds",
+        """
         SELECT id, 'refund' AS object, charge, amount, currency, 'succeeded' AS status, reason, created, _b
-        FROM refund_v""", "_b", cuts, "created, id")
+        FROM refund_v""",
+        "_b",
+        cuts,
+        "created, id",
+    )
     for t_ in ("cust_v", "prod_v", "price_s", "price_v", "sub_v", "inv_v", "line_s", "charge_v", "refund_v"):
         con.unregister(t_)
 
 
 def _price_struct(p: str, at: str) -> str:
-    return (f"{{'id': {p}.id, 'object': 'price', 'product': {p}.product, 'currency': {p}.currency, "
-            f"'unit_amount': {p}.unit_amount, 'type': 'recurring', "
-            f"'recurring': {{'interval': {p}.interval, 'interval_count': {p}.interval_count}}, "
-            f"'active': {p}.deactivated > {at} - 1, 'created': {p}.created}}")
+    return (
+        f"{{'id': {p}.id, 'object': 'price', 'product': {p}.product, 'currency': {p}.currency, "
+        f"'unit_amount': {p}.unit_amount, 'type': 'recurring', "
+        f"'recurring': {{'interval': {p}.interval, 'interval_count': {p}.interval_count}}, "
+        f"'active': {p}.deactivated > {at} - 1, 'created': {p}.created}}"
+    )
 
 
 def _money_sql(p: str) -> str:
-    return (f"CASE {p}.currency WHEN 'jpy' THEN '¥' || format('{{:,}}', {p}.unit_amount) "
-            f"ELSE CASE {p}.currency WHEN 'usd' THEN '$' WHEN 'eur' THEN '€' ELSE '£' END "
-            f"|| printf('%.2f', {p}.unit_amount / 100.0) END")
+    return (
+        f"CASE {p}.currency WHEN 'jpy' THEN '¥' || format('{{:,}}', {p}.unit_amount) "
+        f"ELSE CASE {p}.currency WHEN 'usd' THEN '$' WHEN 'eur' THEN '€' ELSE '£' END "
+        f"|| printf('%.2f', {p}.unit_amount / 100.0) END"
+    )

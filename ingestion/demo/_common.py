@@ -203,11 +203,21 @@ class Writer:
                 self.copy(f"crm/{obj}/{batch_name(int(cut))}.csv", sql, "csv")
         self.con.unregister(name)
 
-    def json_batches(self, rel_dir: str, select_sql: str, batch_col: str, cuts: np.ndarray,
-                     order: str, seq: int = 1, hidden: tuple[str, ...] = ()) -> None:
+    def json_batches(
+        self,
+        rel_dir: str,
+        select_sql: str,
+        batch_col: str,
+        cuts: np.ndarray,
+        order: str,
+        seq: int = 1,
+        hidden: tuple[str, ...] = (),
+    ) -> None:
         """`select_sql` must expose `batch_col` (and any `hidden` sort columns); one JSONL per non-empty batch."""
         # clustered by batch so each per-batch COPY reads only its own row groups
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _jb AS SELECT * FROM ({select_sql}) ORDER BY {batch_col}")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _jb AS SELECT * FROM ({select_sql}) ORDER BY {batch_col}"
+        )
         present = {r[0] for r in self.con.execute(f"SELECT DISTINCT {batch_col} FROM _jb").fetchall()}
         for b, cut in enumerate(cuts):
             if b in present:

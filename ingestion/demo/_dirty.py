@@ -113,8 +113,13 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     raw = [_csv_field(rec[c]) for c in cols]
     raw[cols.index("Name")] = "Harbor Analytics Expansion, Phase 2"  # the unquoted comma adds a field
     e.add(",".join(raw), _entry(rec["Id"], "unparseable_row"))
-    for fld, bad in (("Amount", "abc"), ("Amount", "12,500.00"), ("CloseDate", "12/31/2024"), ("IsWon", "yes"),
-                     ("CreatedDate", "2024-03-31 17:05:09")):
+    for fld, bad in (
+        ("Amount", "abc"),
+        ("Amount", "12,500.00"),
+        ("CloseDate", "12/31/2024"),
+        ("IsWon", "yes"),
+        ("CreatedDate", "2024-03-31 17:05:09"),
+    ):
         rec = opp_copy(**{fld: bad})
         e.add(e.row(rec), _entry(rec["Id"], "wrong_type", field=fld))
     rec = opp_copy(StageName="")
@@ -230,8 +235,12 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     text = "\r\n".join([_csv_line(cols)] + [_csv_line([r[c] for c in cols]) for r in rows]) + "\r\n"
     (out / rel).write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     summary[rel] = len(rows)
-    for kind, field in (("bom", None), ("crlf", None), ("reordered_columns", None),
-                        ("extra_column", "Legacy_Code__c")):
+    for kind, field in (
+        ("bom", None),
+        ("crlf", None),
+        ("reordered_columns", None),
+        ("extra_column", "Legacy_Code__c"),
+    ):
         manifest.append({"file": rel, "row": None, **_entry(None, kind, "load", field)})
     manifest.append({"file": rel, "row": nl + 1, **_entry(rows[nl]["Id"], "quoted_newline", "load", "Title")})
 
@@ -241,7 +250,9 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     manifest.append({"file": rel, "row": None, **_entry(None, "empty_file", "load")})
 
     rel = f"crm/Product2/{EXTRA_BATCH}06.csv"
-    (out / rel).write_text("Id,Name,ProductCode,Family,IsActive,CreatedDate,SystemModstamp\n", encoding="utf-8")
+    (out / rel).write_text(
+        "Id,Name,ProductCode,Family,IsActive,CreatedDate,SystemModstamp\n", encoding="utf-8"
+    )
     summary[rel] = 0
     manifest.append({"file": rel, "row": None, **_entry(None, "header_only", "load")})
 

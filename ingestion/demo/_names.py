@@ -42,28 +42,74 @@ COMPANY_C = (
 ).split()
 
 INDUSTRIES = [
-    "Technology", "Financial Services", "Healthcare", "Retail", "Manufacturing", "Media",
-    "Education", "Energy", "Transportation", "Professional Services", "Telecommunications", "Hospitality",
+    "Technology",
+    "Financial Services",
+    "Healthcare",
+    "Retail",
+    "Manufacturing",
+    "Media",
+    "Education",
+    "Energy",
+    "Transportation",
+    "Professional Services",
+    "Telecommunications",
+    "Hospitality",
 ]
 
 CONTACT_TITLES = [
-    "CEO", "CFO", "CTO", "VP Engineering", "VP Sales", "VP Operations", "Director of IT", "Head of Data",
-    "Procurement Manager", "Operations Manager", "IT Manager", "Finance Director", "Product Manager",
-    "Data Analyst", "Software Engineer", "Head of Revenue Operations",
+    "CEO",
+    "CFO",
+    "CTO",
+    "VP Engineering",
+    "VP Sales",
+    "VP Operations",
+    "Director of IT",
+    "Head of Data",
+    "Procurement Manager",
+    "Operations Manager",
+    "IT Manager",
+    "Finance Director",
+    "Product Manager",
+    "Data Analyst",
+    "Software Engineer",
+    "Head of Revenue Operations",
 ]
 
 LEAD_SOURCES_INBOUND = ["Web", "Webinar", "Trade Show", "Inbound Call"]
 LEAD_SOURCES = LEAD_SOURCES_INBOUND + ["Outbound Prospecting", "Partner Referral"]
 
 EMAIL_SUBJECTS = [
-    "Following up on our conversation", "Quick question about your data stack", "Proposal attached",
-    "Re: pricing", "Next steps", "Intro call?", "Security questionnaire", "Contract redline",
-    "Re: implementation timeline", "Checking in", "Case study you asked for", "Renewal options",
+    "Following up on our conversation",
+    "Quick question about your data stack",
+    "Proposal attached",
+    "Re: pricing",
+    "Next steps",
+    "Intro call?",
+    "Security questionnaire",
+    "Contract redline",
+    "Re: implementation timeline",
+    "Checking in",
+    "Case study you asked for",
+    "Renewal options",
 ]
-CALL_SUBJECTS = ["Discovery call", "Follow-up call", "Pricing discussion", "Cold call", "Check-in call",
-                 "Negotiation call", "Reference call"]
-MEETING_SUBJECTS = ["Product demo", "Technical deep dive", "Executive briefing", "Quarterly business review",
-                    "Kickoff meeting", "Proposal review", "Onboarding session"]
+CALL_SUBJECTS = [
+    "Discovery call",
+    "Follow-up call",
+    "Pricing discussion",
+    "Cold call",
+    "Check-in call",
+    "Negotiation call",
+    "Reference call",
+]
+MEETING_SUBJECTS = [
+    "Product demo",
+    "Technical deep dive",
+    "Executive briefing",
+    "Quarterly business review",
+    "Kickoff meeting",
+    "Proposal review",
+    "Onboarding session",
+]
 
 PERSONAL_DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me"]
 ROLE_MAILBOXES = ["info", "procurement", "accounts.payable", "it", "legal", "purchasing", "office"]

@@ -85,7 +85,7 @@ def test_types_are_exact(landing, con):
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'crm__opportunity'"
         ).fetchall()
     )
-    assert types["Amount"] == "DECIMAL(38,9)"
+    assert types["Amount"] == "DECIMAL(18,6)"
     assert types["CreatedDate"] == "TIMESTAMP WITH TIME ZONE"
     assert types["CloseDate"] == "DATE"
     assert types["IsWon"] == "BOOLEAN"

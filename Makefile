@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DAGSTER_HOME ?= $(abspath data/dagster)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-fast lint format dev bench demo clean
+.PHONY: setup run test lint format dev bench demo report report-screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,12 @@ dev: setup ## Dagster UI on http://127.0.0.1:3000
 
 bench: setup ## loader throughput vs DuckDB's own readers (SCALE=10 by default)
 	$(BIN)/python -m ingestion.bench --scale $${SCALE:-10}
+
+report: setup ## rebuild the data-quality report (data/reports/index.html)
+	$(BIN)/salesdw report
+
+report-screenshot: setup ## the report's summary page as data/reports/summary.png (needs Debian's chromium)
+	$(BIN)/salesdw report --screenshot data/reports/summary.png
 
 demo: setup ## (re)generate the demo landing zone
 	$(BIN)/salesdw demo-data --out data/landing --scale $${SCALE:-1}

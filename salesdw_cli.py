@@ -35,6 +35,23 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from ingestion.settings import Settings
+    from orchestration.runner import write_report
+
+    s = Settings.from_env()
+    index, headline = write_report(s, args.run_id)
+    if index is None:
+        return 1
+    print(f"{headline}\nreport: {index}")
+    if args.screenshot:
+        from expectations.report_browser import screenshot
+
+        screenshot(index, Path(args.screenshot), 1280, 2400)
+        print(f"screenshot: {args.screenshot}")
+    return 0
+
+
 def _cmd_load(args: argparse.Namespace) -> int:
     """Load a landing zone without Dagster: for debugging a delivery."""
     from ingestion.loader import load_landing
@@ -67,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dirty", action="store_true", help="inject the contract's defects and write a manifest")
     p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser("report", help="rebuild the data-quality report and print where it is")
+    p.add_argument("--run-id", help="report on this run (default: the latest validated run)")
+    p.add_argument("--screenshot", help="also save a PNG of the summary page (needs chromium)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("load", help="load a landing zone into the warehouse without Dagster")
     p.add_argument("--landing", help="landing zone (default: SALESDW_LANDING_DIR)")

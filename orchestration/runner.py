@@ -63,6 +63,8 @@ class RunSummary:
     failures: list[str] = field(default_factory=list)
     published: bool = False
     serving: dict | None = None  # what the serving file holds after this run
+    report: Path | None = None
+    report_headline: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -102,10 +104,28 @@ class RunSummary:
             )
         else:
             lines.append(f"NOT PUBLISHED: nothing has been published to {settings.marts} yet.")
+        if self.report:
+            lines.append(f"report:      {self.report}")
+            lines.append(f"             {self.report_headline}")
         lines.append(f"warehouse:   {settings.warehouse}")
         lines.append(f"landing:     {settings.landing_dir}")
         lines.append("quarantine:  audit.quarantine in the warehouse (load log: audit.load_log)")
         return "\n".join(lines)
+
+
+def write_report(settings: Settings, run_id: str | None, say=print) -> tuple[Path | None, str]:
+    """Rebuild the data-quality report; a report failure is reported, never fatal to the run."""
+    import json
+
+    from expectations.report import build_report
+
+    try:
+        index = build_report(settings.warehouse, settings.report_dir, settings.marts, run_id)
+    except Exception as exc:  # the run's outcome stands; say why the report is missing
+        say(f"the data-quality report could not be built: {type(exc).__name__}: {exc}")
+        return None, ""
+    headline = json.loads((settings.report_dir / "summary.json").read_text()).get("headline", "")
+    return index, headline
 
 
 def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
@@ -149,6 +169,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
         e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
     )
     summary.serving = published_info(settings.marts)
+    summary.report, summary.report_headline = write_report(settings, result.run_id, say)
 
     try:
         con = connect(settings.warehouse, read_only=True)

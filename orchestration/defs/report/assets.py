@@ -1,0 +1,40 @@
+"""The data-quality report for sales ops as an asset, rebuilt after every pipeline run."""
+
+import dagster as dg
+
+from ingestion.settings import Settings
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+
+
+@dg.asset(
+    key=["report", "data_quality"],
+    group_name="report",
+    pool=WRITER_POOL,
+    kinds={"html"},
+    description=(
+        "SALESDW_REPORT_DIR/index.html: can today's numbers be trusted, and why not — per source and mart "
+        "status, freshness, quarantined rows with reasons, failed expectations, a 30-run trend; plus "
+        "Great Expectations' Data Docs. No upstream dependency on purpose: it must be built after failed "
+        "runs too, which is when it matters most (the report_after_runs sensor requests it)."
+    ),
+)
+def data_quality_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+    import json
+
+    from expectations.report import build_report
+
+    s = Settings.from_env()
+    run_id = context.run.tags.get("salesdw/report_for_run")
+    index = build_report(duckdb.path, s.report_dir, s.marts, run_id)
+    summary = json.loads((s.report_dir / "summary.json").read_text())
+    context.log.info(summary.get("headline", ""))
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(index)),
+            "status": summary.get("status"),
+            "headline": summary.get("headline", ""),
+        }
+    )
+
+
+report_job = dg.define_asset_job("build_report", selection=[data_quality_report])

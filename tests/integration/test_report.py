@@ -1,0 +1,306 @@
+"""The data-quality report: summary facts, statuses, quarantine counts, trend, and offline rendering.
+
+One small hand-written warehouse (module fixture): CRM opportunities with an unknown stage (a critical
+failure) and bad rows (quarantine), CRM users with a malformed e-mail (a warning), clean billing
+invoices, no activity data at all; three stored runs (trusted, warning, blocked) and marts published
+by the second run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from expectations.report import build_report
+from expectations.report_browser import chromium_path, dump_dom, screenshot
+from expectations.report_docs import validation_page
+from expectations.runner import validate
+from expectations.store import save_result
+from expectations.suites import all_suites
+from ingestion.loader import load_landing
+from ingestion.publish import publish_marts
+from ingestion.warehouse import connect
+from tests.conftest import write
+
+OPP_HEADER = (
+    "Id,Name,AccountId,OwnerId,StageName,Amount,Probability,CloseDate,IsClosed,IsWon,ForecastCategoryName,"
+    "CurrencyIsoCode,CreatedDate,SystemModstamp,IsDeleted"
+)
+STAGE_HEADER = "Id,MasterLabel,SortOrder,IsClosed,IsWon,DefaultProbability,ForecastCategoryName,IsActive"
+USER_HEADER = "Id,Name,Email,IsActive,CreatedDate,SystemModstamp"
+TS = "2024-01-05T10:00:00.000Z"
+
+OPP_SUITE = "raw.crm__opportunity__current"  # planted critical failure
+USER_SUITE = "raw.crm__user__current"  # planted warning
+INVOICE_SUITE = "raw.billing__invoice__current"  # clean
+RUNS = {
+    "run-1": [INVOICE_SUITE],
+    "run-2": [INVOICE_SUITE, USER_SUITE],
+    "run-3": [INVOICE_SUITE, USER_SUITE, OPP_SUITE],
+}
+MARTS = ("fct_opportunities", "dim_users")
+
+
+def csv(*rows: str, header: str = OPP_HEADER) -> str:
+    return "\n".join((header, *rows)) + "\n"
+
+
+def opp(id_: str, stage: str = "Prospecting", amount: str = "1000.00") -> str:
+    return (
+        f"{id_},Deal {id_},001000000000001AAA,005000000000001AAA,{stage},{amount},10,2024-03-31,false,false,"
+        f"Pipeline,USD,{TS},{TS},false"
+    )
+
+
+def invoice(i: int) -> str:
+    return json.dumps(
+        {
+            "id": f"in_{i}",
+            "object": "invoice",
+            "customer": f"cus_{i}",
+            "status": "paid",
+            "created": 1711904709 + i,
+            "period_start": 1711904709,
+            "period_end": 1714496709,
+            "currency": "usd",
+            "subtotal": 1000,
+            "total": 1000,
+            "amount_due": 1000,
+            "amount_paid": 1000,
+            "lines": {"object": "list", "data": [], "has_more": False},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("report")
+    landing, wh, reports, marts = (
+        root / "landing",
+        root / "wh.duckdb",
+        root / "reports",
+        root / "serving.duckdb",
+    )
+    write(
+        landing,
+        "crm/OpportunityStage/b1.csv",
+        csv(
+            "01J000000000001AAA,Prospecting,1,false,false,10,Pipeline,true",
+            "01J000000000002AAA,Closed Won,2,true,true,100,Closed,true",
+            header=STAGE_HEADER,
+        ),
+    )
+    write(
+        landing,
+        "crm/Opportunity/b1.csv",
+        csv(
+            opp("006000000000001AAA"),
+            opp("006000000000002AAA", stage="Closed Won"),
+            opp("006000000000003AAA", stage="Negotiation (old)"),  # not an OpportunityStage: critical
+            opp("006000000000004AAA", stage="Mystery"),  # critical
+            opp("006000000000005AAA", amount="abc"),  # wrong_type -> quarantine
+            opp("006000000000006AAA", stage=""),  # missing_required -> quarantine
+        ),
+    )
+    write(
+        landing,
+        "crm/User/b1.csv",
+        csv(
+            f"005000000000001AAA,Ann,ann@example.com,true,{TS},{TS}",
+            f"005000000000002AAA,Bob,bob-at-example,true,{TS},{TS}",  # bad e-mail: warning
+            header=USER_HEADER,
+        ),
+    )
+    write(landing, "billing/invoices/b1.jsonl", "\n".join(invoice(i) for i in range(1, 6)) + "\n")
+    con = connect(wh)
+    load_landing(con, landing, run_id="run-3")
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.fct_opportunities AS SELECT Id FROM raw.crm__opportunity__current")
+    con.close()
+    publish_marts(wh, marts, run_id="run-2")
+    con = connect(wh)
+    con.execute("CREATE TABLE marts.dim_users AS SELECT Id FROM raw.crm__user__current")  # built after
+    con.close()
+
+    suites = all_suites()
+    for run_id, names in RUNS.items():
+        for name in names:
+            save_result(reports, run_id, validate(wh, suites[name]))
+    index = build_report(wh, reports, marts_path=marts)
+    return {
+        "index": index,
+        "reports": reports,
+        "warehouse": wh,
+        "summary": json.loads((reports / "summary.json").read_text()),
+    }
+
+
+def by(items: list[dict], key: str) -> dict[str, dict]:
+    return {i[key]: i for i in items}
+
+
+def test_summary_statuses(report):
+    s = report["summary"]
+    assert s["run_id"] == "run-3"
+    assert s["status"] == "blocked"
+    assert s["headline"].startswith("Blocked: BI still shows the numbers published")
+    sources = by(s["sources"], "source")
+    assert list(sources) == ["crm", "billing", "activity"]
+    suites = {x["suite"]: x for src in s["sources"] for x in src["suites"]}
+    assert suites[OPP_SUITE]["status"] == "blocked"
+    assert suites[USER_SUITE]["status"] == "warning"
+    assert suites[INVOICE_SUITE]["status"] == "trusted" and suites[INVOICE_SUITE]["failed"] == []
+    assert sources["crm"]["status"] == "blocked"
+    assert sources["billing"]["status"] == "trusted"
+    assert sources["activity"]["status"] == "no data" and not sources["activity"]["delivered"]
+
+    stage = next(f for f in suites[OPP_SUITE]["failed"] if f["name"] == "StageName: a known OpportunityStage")
+    assert stage["severity"] == "critical" and stage["unexpected_count"] == 2
+    assert set(stage["sample_ids"]) == {"006000000000003AAA", "006000000000004AAA"}
+    assert "stages defined in Salesforce" in stage["description"]
+    email = suites[USER_SUITE]["failed"][0]
+    assert email["severity"] == "warning" and email["sample_ids"] == [
+        "005000000000002AAA (Email: bob-at-example)"
+    ]
+    blocked = [i for i in s["issues"] if i["level"] == "blocked"]
+    assert len(blocked) == 1 and "006000000000003AAA" in blocked[0]["text"]
+    assert s["counts"]["failed_critical"] == 1 and s["counts"]["failed_warning"] == 1
+    # every check on a source links to its Data Docs page
+    assert all((report["reports"] / x["page"]).is_file() for x in suites.values())
+
+
+def test_summary_marts_and_publication(report):
+    s = report["summary"]
+    assert s["published"]["run_id"] == "run-2"
+    marts = by(s["marts"], "mart")
+    assert set(marts) == set(MARTS)
+    assert all(m["status"] == "blocked" for m in marts.values())  # run-3 blocked: BI keeps run-2's numbers
+    assert (
+        marts["fct_opportunities"]["rows_published"] == 4
+        and marts["fct_opportunities"]["published_run_id"] == "run-2"
+    )
+    assert marts["dim_users"]["rows_published"] is None  # built after the publication
+    assert "run-2" in marts["fct_opportunities"]["note"]
+
+
+def test_quarantine_counts_match_audit(report):
+    con = connect(report["warehouse"], read_only=True)
+    expected = {
+        (src, code): n
+        for src, code, n in con.execute(
+            "SELECT source, reason_code, count(*) FROM audit.quarantine GROUP BY ALL"
+        ).fetchall()
+    }
+    loaded = dict(
+        con.execute(
+            "SELECT source, sum(rows_loaded) FROM audit.load_log WHERE status = 'loaded' GROUP BY 1"
+        ).fetchall()
+    )
+    con.close()
+    assert expected == {("crm", "wrong_type"): 1, ("crm", "missing_required"): 1}
+    got = {
+        (src["source"], q["reason_code"]): q["count"]
+        for src in report["summary"]["sources"]
+        for q in src["quarantine_by_reason"]
+    }
+    assert got == expected
+    sources = by(report["summary"]["sources"], "source")
+    assert sources["crm"]["rows_quarantined"] == 2 and sources["crm"]["rows_quarantined_run"] == 2
+    assert {k: sources[k]["rows_loaded_total"] for k in loaded} == loaded
+    assert sources["crm"]["last_successful_load"] and sources["billing"]["latest_record_at"]
+
+
+def test_trend_covers_stored_runs(report):
+    trend = report["summary"]["trend"]
+    assert [r["run_id"] for r in trend] == list(RUNS)
+    assert [r["status"] for r in trend] == ["trusted", "warning", "blocked"]
+    assert [r["suites"] for r in trend] == [1, 2, 3]
+    html = report["index"].read_text()
+    assert html.count("<g class='run'") == 3
+
+
+def test_summary_page_in_plain_words(report):
+    html = report["index"].read_text()
+    assert "Blocked: BI still shows the numbers published" in html
+    assert "No data delivered" in html
+    assert "A required field is empty" in html and "stages defined in Salesforce" in html
+    assert "<script" not in html.lower()  # readable without JavaScript
+
+
+def test_no_external_assets(report):
+    pages = list(report["reports"].rglob("*.html"))
+    assert len(pages) > 5
+    asset = re.compile(
+        r"""<(?:script|img|link|source)\b[^>]*\b(?:src|href)\s*=\s*["']?(?:https?:)?//|url\(\s*["']?(?:https?:)?//"""
+        r"""|@import\s+["']?(?:https?:)?//""",
+        re.I,
+    )
+    offenders = {str(p): asset.findall(p.read_text(errors="replace"))[:2] for p in pages}
+    assert {k: v for k, v in offenders.items() if v} == {}
+    summary = report["index"].read_text()
+    assert "http://" not in summary and "https://" not in summary
+
+
+needs_chromium = pytest.mark.skipif(
+    chromium_path() is None, reason="Chromium is not installed (/usr/bin/chromium, Debian package `chromium`)"
+)
+
+PROBE = """<script>
+window.addEventListener('load', function () {
+  document.fonts.ready.then(function () {
+    var nav = document.querySelector('nav.navbar');
+    var fa = Array.from(document.fonts).filter(function (f) {
+      return f.family.indexOf('Font Awesome') >= 0 && f.status === 'loaded'; }).length;
+    var out = {
+      navbar_display: nav ? getComputedStyle(nav).display : null,
+      body_font: getComputedStyle(document.body).fontFamily,
+      jquery: typeof window.jQuery,
+      bootstrap_table: !!(window.jQuery && window.jQuery.fn.bootstrapTable),
+      font_awesome_loaded: fa,
+      rows: document.querySelectorAll('table tbody tr').length
+    };
+    var pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  });
+});
+</script>"""
+
+
+def probe(page: Path) -> dict:
+    """Load a copy of ``page`` (same folder, so relative links hold) with a script reporting styles."""
+    copy = page.with_name("_probe_" + page.name)
+    copy.write_text(page.read_text().replace("</body>", PROBE + "</body>", 1))
+    try:
+        dom = dump_dom(copy)
+    finally:
+        copy.unlink()
+    m = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert m, f"the probe did not run: {dom[-500:]}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+@needs_chromium
+def test_data_docs_render_offline(report):
+    site = report["reports"] / "gx" / "data_docs"
+    page = validation_page(site, OPP_SUITE, "run-3")
+    got = probe(page)
+    assert got["navbar_display"] == "flex", got  # Bootstrap's .navbar { display: flex }
+    assert got["jquery"] == "function" and got["bootstrap_table"], got
+    assert got["font_awesome_loaded"] >= 1, got
+    index = probe(site / "index.html")
+    assert index["navbar_display"] == "flex" and index["bootstrap_table"], index
+    assert index["rows"] >= sum(len(v) for v in RUNS.values()), index  # bootstrap-table filled the index
+
+
+@needs_chromium
+def test_summary_renders_offline(report, tmp_path):
+    dom = dump_dom(report["index"])
+    sources = set(re.findall(r'<tr data-source="([^"]+)"', dom))
+    marts = set(re.findall(r'<tr data-mart="([^"]+)"', dom))
+    assert sources == {"crm", "billing", "activity"}
+    assert marts == set(MARTS)
+    shot = screenshot(report["index"], tmp_path / "summary.png", height=1600)
+    assert shot.stat().st_size > 20_000

@@ -18,6 +18,13 @@ _QUIET_EVENTS = {
 }
 
 
+def failure_message(event) -> str:
+    """One line from a STEP_FAILURE event: the error's message, whitespace folded, capped."""
+    data = event.event_specific_data
+    err = data.error if data else None
+    return " ".join(err.message.split())[:300] if err else "unknown error"
+
+
 class ProgressHandler(logging.Handler):
     def __init__(self, stream=None):
         super().__init__(logging.DEBUG)  # Dagster's structured events arrive at DEBUG
@@ -43,9 +50,7 @@ class ProgressHandler(logging.Handler):
             secs = (event.event_specific_data.duration_ms or 0) / 1000
             self._say(f"done   {step} ({secs:.1f}s)")
         elif kind == "STEP_FAILURE":
-            err = event.event_specific_data.error
-            msg = " ".join(err.message.split())[:300] if err else "unknown error"
-            self._say(f"FAILED {step}: {msg}")
+            self._say(f"FAILED {step}: {failure_message(event)}")
         elif kind == "ASSET_CHECK_EVALUATION":
             ev = event.event_specific_data
             if not ev.passed:

@@ -140,7 +140,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     from orchestration.definitions import defs as lazy_defs
 
     defs = lazy_defs()
-    from orchestration.progress import progress_logger
+    from orchestration.progress import failure_message, progress_logger
 
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
     logging.getLogger("dagster").setLevel(logging.WARNING)
@@ -161,9 +161,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
             summary.checks_failed.append(name + (f" — {ev.description}" if ev.description else ""))
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
-            err = ev.event_specific_data.error if ev.event_specific_data else None
-            msg = " ".join(err.message.split())[:300] if err else "unknown error"
-            summary.failures.append(f"{ev.step_key}: {msg}")
+            summary.failures.append(f"{ev.step_key}: {failure_message(ev)}")
 
     summary.published = any(
         e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()

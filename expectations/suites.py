@@ -246,5 +246,7 @@ def raw_suites(objects: Iterable[SourceObject] = OBJECTS) -> dict[str, Suite]:
 
 
 def all_suites() -> dict[str, Suite]:
-    """Every suite by name (the raw layer today; marts suites join here)."""
-    return raw_suites()
+    """Every suite by name: raw (from the contract), then staging/intermediate and marts (dbt models)."""
+    from expectations.suites_models import model_suites  # it builds on the helpers above
+
+    return {**raw_suites(), **model_suites()}

@@ -3,6 +3,13 @@
 Defective rows are *copies* of real records under fresh ids, inserted into real batch files, so the
 clean records (and every foreign key between them) survive untouched and the loader's quarantine
 counts can be checked exactly against dirty_manifest.jsonl.
+
+Two kinds of defects:
+- loader-level (``expect``: ``quarantine`` / ``refuse`` / ``load``): rows or files the loader must
+  quarantine, refuse or tolerate;
+- semantic (``expect``: ``gate``): rows that load fine but break a rule a quality gate enforces. Each
+  names the ``suite`` and the ``expectation`` (as SuiteResult reports it) that must catch it, and its
+  ``severity``; the expectation must report exactly as many rows as the manifest lists for it.
 """
 
 from __future__ import annotations
@@ -83,6 +90,21 @@ def _entry(id_, defect, expect="quarantine", field=None) -> dict:
     return {"id": id_, "defect": defect, "expect": expect, "field": field}
 
 
+def _gate(id_, defect, field, suite, expectation, severity) -> dict:
+    """A semantic defect: loads, and must be caught by `expectation` of `suite` at `severity`."""
+    return {
+        **_entry(id_, defect, "gate", field),
+        "suite": suite,
+        "expectation": expectation,
+        "severity": severity,
+    }
+
+
+UNKNOWN_STAGE = "Legal Review"  # not an OpportunityStage of the demo org
+CURRENCY_WITHOUT_RATE = "CHF"  # no DatedConversionRate in the demo org
+UNKNOWN_ACTIVITY_TYPE = "sms"
+
+
 def _last_file(summary: dict, prefix: str, minimum: int = 5) -> str:
     cands = sorted(k for k, v in summary.items() if k.startswith(prefix) and v >= minimum)
     if not cands:
@@ -128,6 +150,24 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     b = dict(a, Amount=f"{float(a['Amount']) + 1000:.2f}")
     e.add(e.row(a), _entry(a["Id"], "duplicate_conflict", field="Amount"))
     e.add(e.row(b), _entry(b["Id"], "duplicate_conflict", field="Amount"))
+    # semantic: they load, the gates catch them
+    for _ in range(2):
+        rec = opp_copy(StageName=UNKNOWN_STAGE)
+        e.add(
+            e.row(rec),
+            _gate(
+                rec["Id"], "unknown_stage", "StageName", "raw.crm__opportunity__current",
+                "StageName: a known OpportunityStage", "critical",
+            ),
+        )  # fmt: skip
+    rec = opp_copy(CurrencyIsoCode=CURRENCY_WITHOUT_RATE)
+    e.add(
+        e.row(rec),
+        _gate(
+            rec["Id"], "currency_without_rate", "CurrencyIsoCode", "intermediate.int_opportunities_enriched",
+            "amount: converted at a DatedConversionRate", "critical",
+        ),
+    )  # fmt: skip
     summary[rel] = e.finish(manifest)
     opp_header_cols, opp_sample = e.columns, [e.parse(i) for i in range(min(5, len(e.records)))]
 
@@ -160,6 +200,18 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     b = dict(a, total=a["total"] + 100)
     e.add(e.row(a), _entry(a["id"], "duplicate_conflict", field="total"))
     e.add(e.row(b), _entry(b["id"], "duplicate_conflict", field="total"))
+    rec = dict(e.parse(e.source()), id=next(new_id["in_"]).removeprefix("in_"))  # the prefix dropped
+    e.add(
+        e.row(rec),
+        _gate(
+            rec["id"],
+            "bad_id_prefix",
+            "id",
+            "raw.billing__invoice__current",
+            "id: Stripe invoice id",
+            "critical",
+        ),
+    )
     summary[rel] = e.finish(manifest)
 
     rel = _last_file(summary, "billing/charges/")
@@ -199,6 +251,25 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     b = dict(a, subject=(a["subject"] or "") + " (edited)")
     e.add(e.row(a), _entry(a["id"], "duplicate_conflict", field="subject"))
     e.add(e.row(b), _entry(b["id"], "duplicate_conflict", field="subject"))
+    for _ in range(2):
+        # stray whitespace: not an e-mail address as delivered (staging trims it, so the rep still resolves)
+        rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+        rec["rep_email"] = f" {rec['rep_email']} "
+        e.add(
+            e.row(rec),
+            _gate(
+                rec["id"], "bad_email_format", "rep_email", "raw.activity__event__current",
+                "rep_email: e-mail format", "warning",
+            ),
+        )  # fmt: skip
+    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]), type=UNKNOWN_ACTIVITY_TYPE)
+    e.add(
+        e.row(rec),
+        _gate(
+            rec["id"], "unknown_activity_type", "type", "raw.activity__event__current",
+            "type: accepted values", "critical",
+        ),
+    )  # fmt: skip
     summary[rel] = e.finish(manifest)
 
     # ---------------------------------------------------------------- whole-file refusals
@@ -256,8 +327,8 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     summary[rel] = 0
     manifest.append({"file": rel, "row": None, **_entry(None, "header_only", "load")})
 
-    keys = ("file", "row", "id", "defect", "expect", "field")
-    lines = [_json_line({k: m[k] for k in keys}) for m in manifest]
+    keys = ("file", "row", "id", "defect", "expect", "field", "suite", "expectation", "severity")
+    lines = [_json_line({k: m[k] for k in keys if k in m}) for m in manifest]
     (out / "dirty_manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary["dirty_manifest.jsonl"] = len(manifest)
     return dict(sorted(summary.items()))

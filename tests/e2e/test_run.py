@@ -45,6 +45,8 @@ def test_salesdw_run_on_demo_data(tmp_path, monkeypatch):
             con.execute(f"SELECT count(*) FROM marts.{t}").fetchone()
             == wh.execute(f"SELECT count(*) FROM marts.{t}").fetchone()
         )
+    con.close()
+    wh.close()  # a BI-style reader of the warehouse would block the next run's writes
 
     # the report has nothing blocking (the demo data has won deals without a linked Stripe customer on
     # purpose: a warning, not a blocker)

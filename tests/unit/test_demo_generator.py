@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.demo._crm import STAGES
 from ingestion.demo.generator import generate
 
 SCALE = 0.05
@@ -64,6 +65,20 @@ EXPECTED_DEFECTS = {
     "quoted_newline": 1,
     "empty_file": 1,
     "header_only": 1,
+    # semantic defects: they load, a quality gate catches them
+    "unknown_stage": 2,
+    "currency_without_rate": 1,
+    "bad_id_prefix": 1,
+    "bad_email_format": 2,
+    "unknown_activity_type": 1,
+}
+# what makes each semantic defect's field wrong (the value as delivered)
+_GATE_DEFECTS = {
+    "unknown_stage": lambda v: bool(v) and v not in STAGES,
+    "currency_without_rate": lambda v: bool(v) and v not in ("USD", "EUR", "GBP", "JPY"),
+    "bad_id_prefix": lambda v: bool(v) and not v.startswith("in_"),
+    "bad_email_format": lambda v: bool(v) and v != v.strip(),
+    "unknown_activity_type": lambda v: v not in ("call", "email", "meeting"),
 }
 
 
@@ -495,6 +510,15 @@ def test_manifest_counts(dirty):
     # one defect per row
     rows = [(e["file"], e["row"]) for e in m if e["row"] is not None]
     assert len(rows) == len(set(rows))
+    # every semantic defect names the gate that catches it
+    for e in m:
+        if e["expect"] == "gate":
+            assert (
+                e["suite"].count(".") == 1 and e["expectation"] and e["severity"] in ("critical", "warning")
+            ), e
+            assert e["id"] and e["row"] is not None and e["field"], e
+        else:
+            assert not {"suite", "expectation", "severity"} & set(e), e
 
 
 _ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)")
@@ -527,7 +551,9 @@ def test_each_manifest_row_has_its_defect(dirty):
                 continue
             rec = dict(zip(header, next(csv.reader([line])), strict=True))
             assert rec["Id"] == e["id"], e
-            if kind == "wrong_type":
+            if e["expect"] == "gate":
+                assert _GATE_DEFECTS[kind](rec[e["field"]]), e
+            elif kind == "wrong_type":
                 assert rec[e["field"]] and not _VALID_CRM[e["field"]](rec[e["field"]]), e
             elif kind == "missing_required":
                 assert rec[e["field"]] == "", e
@@ -550,7 +576,9 @@ def test_each_manifest_row_has_its_defect(dirty):
             rec = json.loads(line)
             assert rec["id"] == e["id"]
             value = rec.get(e["field"])
-            if kind == "wrong_type":
+            if e["expect"] == "gate":
+                assert _GATE_DEFECTS[kind](value), e
+            elif kind == "wrong_type":
                 if e["field"] == "occurred_at":
                     assert not _ISO_OFF.fullmatch(value), e
                 else:

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DAGSTER_HOME ?= $(abspath data/dagster)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint format dev bench demo report report-screenshot clean
+.PHONY: setup run test lint format dev bench demo report report-screenshot ui-screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -47,6 +47,9 @@ report: setup ## rebuild the data-quality report (data/reports/index.html)
 
 report-screenshot: setup ## the report's summary page as data/reports/summary.png (needs Debian's chromium)
 	$(BIN)/salesdw report --screenshot data/reports/summary.png
+
+ui-screenshot: setup ## the Dagster UI's asset graph as data/ui/asset_graph.png (needs `make dev` running, Debian's chromium)
+	$(BIN)/python scripts/ui_screenshot.py --url http://127.0.0.1:3000 --out data/ui/asset_graph.png
 
 demo: setup ## (re)generate the demo landing zone
 	$(BIN)/salesdw demo-data --out data/landing --scale $${SCALE:-1}

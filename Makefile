@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DAGSTER_HOME ?= $(abspath data/dagster)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint format dev bench demo report report-screenshot ui-screenshot clean
+.PHONY: setup run test lint format dev docs bench demo report report-screenshot ui-screenshot clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,11 @@ format: setup
 
 dev: setup ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+docs: setup ## dbt docs (lineage from sources to marts, every column described) on http://127.0.0.1:8080
+	@test -f data/warehouse.duckdb || $(MAKE) run
+	cd dbt_project && SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --profiles-dir . \
+		&& SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 bench: setup ## loader throughput vs DuckDB's own readers (SCALE=10 by default)
 	$(BIN)/python -m ingestion.bench --scale $${SCALE:-10}

@@ -290,8 +290,13 @@ class Loader:
         try:
             con.execute(sql)
         except duckdb.Error as exc:
-            kind = "CSV" if obj.kind == "csv" else "JSON lines"
-            raise RefusedFile(f"not a readable {kind} file ({_first_line(exc)})") from exc
+            if obj.kind == "csv":
+                raise RefusedFile(f"not a readable CSV file ({_first_line(exc)})") from exc
+            # DuckDB reads lines with its CSV machinery: say what the operator can act on.
+            raise RefusedFile(
+                "not a readable JSON lines file: expected UTF-8 text with one JSON object per line; "
+                "re-export it from the source system"
+            ) from exc
         return header, "csv" if obj.kind == "csv" else "json_lines"
 
     def _prepare(self, obj: SourceObject, path: Path) -> Prepared | None:

@@ -15,18 +15,7 @@ bounds as (
 ),
 
 months as (
-    select
-        cast(series.generate_series as date) as month,
-        least(
-            cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '1', 'cast(series.generate_series as date)')) }} as date),
-            {{ as_of_date() }}
-        ) as measured_on
-    from bounds
-    cross join generate_series(
-        cast(bounds.first_month as timestamp),
-        cast({{ as_of_date() }} as timestamp),
-        interval '1 month'
-    ) as series
+    {{ month_spine('bounds') }}
 ),
 
 currency_months as (

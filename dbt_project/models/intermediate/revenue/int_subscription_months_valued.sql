@@ -24,24 +24,8 @@ bounds as (
     from subscriptions
 ),
 
-month_spine as (
-    select cast(series.generate_series as date) as month
-    from bounds
-    cross join generate_series(
-        cast(bounds.first_month as timestamp),
-        cast({{ as_of_date() }} as timestamp),
-        interval '1 month'
-    ) as series
-),
-
 months as (
-    select
-        month,
-        least(
-            cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '1', 'month')) }} as date),
-            {{ as_of_date() }}
-        ) as measured_on
-    from month_spine
+    {{ month_spine('bounds') }}
 ),
 
 measure_points as (

@@ -32,15 +32,7 @@ parsed as (
         cast(json_extract(line, '$.amount') as bigint) as amount_minor,
         {{ to_utc("to_timestamp(cast(json_extract(line, '$.period.start') as bigint))") }} as period_start_at,
         {{ to_utc("to_timestamp(cast(json_extract(line, '$.period.end') as bigint))") }} as period_end_at,
-        coalesce(
-            json_extract_string(line, '$.price.id'),
-            case when json_type(line, '$.price') = 'VARCHAR' then json_extract_string(line, '$.price') end
-        ) as price_id,
-        cast(json_extract(line, '$.price.unit_amount') as bigint) as line_unit_amount_minor,
-        json_extract_string(line, '$.price.type') as line_price_type,
-        json_extract_string(line, '$.price.recurring.interval') as line_recurring_interval,
-        cast(json_extract(line, '$.price.recurring.interval_count') as integer) as line_recurring_interval_count,
-        coalesce(cast(json_extract(line, '$.quantity') as decimal(38, 9)), 1) as quantity,
+        {{ stripe_price_parsed('line', 'line') }},
         coalesce(cast(json_extract(line, '$.proration') as boolean), false) as is_proration,
         json_extract_string(line, '$.description') as description
     from lines
@@ -58,17 +50,7 @@ final as (
         {{ minor_to_major('parsed.amount_minor', 'parsed.currency') }} as amount,
         parsed.period_start_at,
         parsed.period_end_at,
-        parsed.price_id,
-        {{ minor_to_major('coalesce(parsed.line_unit_amount_minor, prices.unit_amount_minor)', 'parsed.currency') }}
-            as unit_amount,
-        coalesce(
-            parsed.line_price_type,
-            prices.price_type,
-            case when parsed.line_recurring_interval is not null then 'recurring' end
-        ) as price_type,
-        coalesce(parsed.line_recurring_interval, prices.recurring_interval) as recurring_interval,
-        coalesce(parsed.line_recurring_interval_count, prices.recurring_interval_count, 1) as recurring_interval_count,
-        parsed.quantity,
+        {{ stripe_price_resolved('parsed', 'line') }},
         parsed.is_proration,
         parsed.description
     from parsed

@@ -23,15 +23,7 @@ parsed as (
         subscription_id,
         customer_id,
         coalesce(upper(json_extract_string(item, '$.price.currency')), subscription_currency) as currency,
-        coalesce(
-            json_extract_string(item, '$.price.id'),
-            case when json_type(item, '$.price') = 'VARCHAR' then json_extract_string(item, '$.price') end
-        ) as price_id,
-        cast(json_extract(item, '$.price.unit_amount') as bigint) as item_unit_amount_minor,
-        json_extract_string(item, '$.price.type') as item_price_type,
-        json_extract_string(item, '$.price.recurring.interval') as item_recurring_interval,
-        cast(json_extract(item, '$.price.recurring.interval_count') as integer) as item_recurring_interval_count,
-        coalesce(cast(json_extract(item, '$.quantity') as decimal(38, 9)), 1) as quantity
+        {{ stripe_price_parsed('item', 'item') }}
     from items
 ),
 
@@ -41,17 +33,7 @@ final as (
         parsed.subscription_id,
         parsed.customer_id,
         parsed.currency,
-        parsed.price_id,
-        {{ minor_to_major('coalesce(parsed.item_unit_amount_minor, prices.unit_amount_minor)', 'parsed.currency') }}
-            as unit_amount,
-        coalesce(
-            parsed.item_price_type,
-            prices.price_type,
-            case when parsed.item_recurring_interval is not null then 'recurring' end
-        ) as price_type,
-        coalesce(parsed.item_recurring_interval, prices.recurring_interval) as recurring_interval,
-        coalesce(parsed.item_recurring_interval_count, prices.recurring_interval_count, 1) as recurring_interval_count,
-        parsed.quantity
+        {{ stripe_price_resolved('parsed', 'item') }}
     from parsed
     left join prices on parsed.price_id = prices.price_id
 )

@@ -7,6 +7,7 @@ the same code at temporary folders.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "",
         "DuckDB memory limit, e.g. '8GB' (empty: DuckDB's default, 80% of RAM)",
     ),
+    "SALESDW_HISTORY_START": (
+        "2020-01-01",
+        "first month of the partitioned history marts (Dagster's monthly partitions start here)",
+    ),
 }
 
 
@@ -52,6 +57,7 @@ class Settings:
     demo_seed: int
     duckdb_threads: int | None
     duckdb_memory_limit: str | None
+    history_start: str = VARIABLES["SALESDW_HISTORY_START"][0]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -71,6 +77,11 @@ class Settings:
         if demo not in ("auto", "0", "1"):
             raise ValueError(f"SALESDW_DEMO must be 'auto', '1' or '0', not {demo!r}")
         threads = get("SALESDW_DUCKDB_THREADS")
+        history_start = get("SALESDW_HISTORY_START").strip()
+        if not re.fullmatch(r"\d{4}-\d{2}-01", history_start):
+            raise ValueError(
+                f"SALESDW_HISTORY_START must be the first day of a month, YYYY-MM-01, not {history_start!r}"
+            )
         return cls(
             landing_dir=path("SALESDW_LANDING_DIR"),
             warehouse=path("SALESDW_WAREHOUSE"),
@@ -81,4 +92,5 @@ class Settings:
             demo_seed=int(get("SALESDW_DEMO_SEED")),
             duckdb_threads=int(threads) if threads else None,
             duckdb_memory_limit=get("SALESDW_DUCKDB_MEMORY_LIMIT") or None,
+            history_start=history_start,
         )

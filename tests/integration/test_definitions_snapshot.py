@@ -48,6 +48,7 @@ def definitions_snapshot(defs: dg.Definitions) -> dict:
             "group": node.group_name,
             "pool": pool_by_key.get(key),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "partitions": str(node.partitions_def) if node.partitions_def else None,
         }
 
     checks = sorted(

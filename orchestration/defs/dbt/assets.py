@@ -1,39 +1,91 @@
 """dbt models as Dagster assets: staging, intermediate and marts, built with `dbt build`."""
 
+import json
 import os
+from dataclasses import dataclass
+from datetime import datetime
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from ingestion.settings import Settings
 from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_env, ensure_manifest, salesdw_dbt_project
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
 
-# The dbt graph is split where a gate stands: models downstream of a gated model inside one
-# `dbt build` would still build, so staging + intermediate and the marts are separate steps, and the
-# gates on the former block the latter.
+# Models tagged so in dbt are the partitioned history marts (one row per day or month of history).
+PARTITIONED_TAG = "partitioned_monthly"
+
+
+@dataclass(frozen=True)
+class DbtStep:
+    """One `dbt build` step of the graph."""
+
+    select: str
+    exclude: str = ""
+    partitioned: bool = False
+
+
+# The dbt graph is split where a gate stands: models downstream of a gated model inside one `dbt build`
+# would still build, so staging + intermediate and the marts are separate steps, and the gates on the
+# former block the latter. The partitioned history marts are a step of their own (a step has one
+# partitions definition); they read only staging and intermediate models, and the marts that read them
+# come after them.
 DBT_STEPS = {
-    "dbt_staging": "path:models/staging path:models/intermediate",
-    "dbt_marts": "path:models/marts",
+    "dbt_staging": DbtStep("path:models/staging path:models/intermediate"),
+    "dbt_history": DbtStep(f"tag:{PARTITIONED_TAG}", partitioned=True),
+    "dbt_marts": DbtStep("path:models/marts", exclude=f"tag:{PARTITIONED_TAG}"),
 }
 
 
-def build_dbt_assets(name: str, select: str) -> dg.AssetsDefinition:
+def history_partitions(settings: Settings | None = None) -> dg.MonthlyPartitionsDefinition:
+    """Monthly partitions from SALESDW_HISTORY_START up to and including the current month.
+
+    Both history marts share one definition (a month of daily snapshots; a month of MRR) because a Dagster
+    asset job holds one partitions definition, and the nightly full rebuild must build them together with
+    everything else.
+    """
+    settings = settings or Settings.from_env()
+    return dg.MonthlyPartitionsDefinition(start_date=settings.history_start, end_offset=1, timezone="UTC")
+
+
+def dbt_build_args(window: tuple[datetime, datetime] | None) -> list[str]:
+    """`dbt build` for a time window [start, end) of a partitioned step, or the whole history (None).
+
+    A partitioned run rebuilds the rows of its window only; unit tests pin logic, not a window, so they run
+    in the unpartitioned builds (the nightly rebuild), not once per backfill.
+    """
+    if window is None:
+        return ["build"]
+    start, end = window
+    window_vars = {"partition_start": start.strftime("%Y-%m-%d"), "partition_end": end.strftime("%Y-%m-%d")}
+    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(window_vars)]
+
+
+def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
     project = salesdw_dbt_project()
     manifest = ensure_manifest(project)
 
     @dbt_assets(
         manifest=manifest,
         project=project,
-        select=select,
+        select=step.select,
+        exclude=step.exclude or None,
         dagster_dbt_translator=SalesdwTranslator(),
         pool=WRITER_POOL,
         name=name,
+        partitions_def=history_partitions() if step.partitioned else None,
+        # A backfill of many months is one `dbt build` over the whole range, not one per month.
+        backfill_policy=dg.BackfillPolicy.single_run() if step.partitioned else None,
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        window = None
+        if step.partitioned and context.has_partition_key_range:
+            tw = context.partition_time_window
+            window = (tw.start, tw.end)
         expected = len(context.selected_asset_keys)
         built = 0
-        invocation = dbt.cli(["build"], context=context)
+        invocation = dbt.cli(dbt_build_args(window), context=context)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output | dg.AssetMaterialization):
@@ -57,7 +109,7 @@ def defs() -> dg.Definitions:
     # dbt runs as a subprocess that inherits this environment: give it the warehouse path.
     os.environ.update({k: v for k, v in dbt_env().items() if k not in os.environ})
     return dg.Definitions(
-        assets=[build_dbt_assets(name, select) for name, select in DBT_STEPS.items()],
+        assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()],
         resources={
             "dbt": DbtCliResource(
                 project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE

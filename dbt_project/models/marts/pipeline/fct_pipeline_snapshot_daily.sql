@@ -1,11 +1,22 @@
 -- Open pipeline as it stood at the end of each day, rebuilt from OpportunityHistory intervals joined to
 -- the calendar (no daily snapshots needed, so any past day is reproducible).
+-- Partitioned by month in Dagster: a run for a partition or a backfill range rebuilds only the days of that
+-- window (see macros/partition_window.sql); a run without a window rebuilds every day.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    tags=['partitioned_monthly'],
+    pre_hook="{{ clear_partition_window('snapshot_date') }}"
+) }}
+
 with states as (
     select * from {{ ref('int_opportunity_states_historized') }}
 ),
 
 calendar as (
-    select * from {{ ref('dim_date') }}
+    select * from {{ ref('int_dates_spined') }}
+    where {{ in_partition_window('date_day') }}
 ),
 
 open_states as (

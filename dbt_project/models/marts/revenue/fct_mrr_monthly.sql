@@ -4,6 +4,17 @@
 -- no MRR in either month are left out.
 -- A Stripe customer deleted after churning keeps its MRR history (deleting the customer object does not undo
 -- revenue, and dropping it would flatter churn and retention); it just has no account_id.
+-- Partitioned by month in Dagster: a run for a partition or a backfill range rebuilds only the months of that
+-- window (see macros/partition_window.sql). Movements and had_mrr_before are computed over the customer's whole
+-- history first and filtered after, so a month rebuilt alone equals the same month of a full rebuild.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    tags=['partitioned_monthly'],
+    pre_hook="{{ clear_partition_window('month') }}"
+) }}
+
 with customer_months as (
     select * from {{ ref('int_customer_months_restated') }}
 ),
@@ -41,7 +52,9 @@ classified as (
             else 'unchanged'
         end as movement_type
     from with_history
-    where mrr > 0 or previous_mrr > 0
+    where
+        (mrr > 0 or previous_mrr > 0)
+        and {{ in_partition_window('month') }}
 ),
 
 final as (

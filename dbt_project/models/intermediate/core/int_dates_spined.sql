@@ -1,0 +1,70 @@
+-- The calendar: one row per day from the start of the fiscal year of the earliest data (opportunity, invoice, event or
+-- subscription start) to the end of the fiscal year
+-- after the as-of date; fiscal attributes follow var fiscal_year_start_month. Published as dim_date; models that
+-- must not depend on a mart (the partitioned history marts, built in their own step) read it here.
+with opportunities as (
+    select * from {{ ref('stg_crm__opportunities') }}
+),
+
+invoices as (
+    select * from {{ ref('stg_billing__invoices') }}
+),
+
+events as (
+    select * from {{ ref('stg_activity__events') }}
+),
+
+subscriptions as (
+    select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+first_dates as (
+    select min(cast(created_at as date)) as first_date from opportunities
+    union all
+    select min(cast(created_at as date)) from invoices
+    union all
+    select min(cast(occurred_at as date)) from events
+    union all
+    -- MRR months start at the earliest subscription start
+    select min(cast(started_at as date)) from subscriptions
+),
+
+bounds as (
+    select
+        {{ fiscal_year_start('min(first_date)') }} as start_date,
+        {{ fiscal_year_start(as_of_date()) }} as as_of_fiscal_year_start
+    from first_dates
+),
+
+spine as (
+    select cast(series.generate_series as date) as date_day
+    from bounds
+    cross join generate_series(
+        cast(bounds.start_date as timestamp),
+        cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '24', 'bounds.as_of_fiscal_year_start')) }} as timestamp),
+        interval '1 day'
+    ) as series
+),
+
+final as (
+    select
+        date_day,
+        cast(extract(year from date_day) as integer) as calendar_year,
+        cast(extract(month from date_day) as integer) as calendar_month,
+        cast(extract(dow from date_day) as integer) as day_of_week,
+        cast({{ dbt.date_trunc('week', 'date_day') }} as date) as week_start_date,
+        cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
+        cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '1', dbt.date_trunc('month', 'date_day'))) }} as date)
+            as month_end_date,
+        {{ fiscal_year('date_day') }} as fiscal_year,
+        {{ fiscal_quarter_label('date_day') }} as fiscal_quarter,
+        {{ fiscal_quarter_number('date_day') }} as fiscal_quarter_number,
+        {{ fiscal_quarter_start('date_day') }} as fiscal_quarter_start,
+        {{ fiscal_quarter_end('date_day') }} as fiscal_quarter_end,
+        {{ fiscal_year_start('date_day') }} as fiscal_year_start,
+        cast(extract(dow from date_day) as integer) not in (0, 6) as is_business_day,
+        date_day = {{ as_of_date() }} as is_as_of_date
+    from spine
+)
+
+select * from final

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DAGSTER_HOME ?= $(abspath data/dagster)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint format dev docs bench demo report report-screenshot ui-screenshot clean
+.PHONY: setup run test lint format dev docs bench demo report report-screenshot ui-screenshot clean metrics dashboard dashboard-screenshot
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,20 @@ ui-screenshot: setup ## the Dagster UI's asset graph as data/ui/asset_graph.png 
 
 demo: setup ## (re)generate the demo landing zone
 	$(BIN)/salesdw demo-data --out data/landing --scale $${SCALE:-1}
+
+.PHONY: pull
+pull: setup ## pull the configured connectors (Salesforce, Stripe, SQL billing DB) into raw; CONNECTOR=all by default
+	$(BIN)/python -m ingestion.sources $${CONNECTOR:-all}
+
+metrics: setup ## a governed metric from the published marts: make metrics Q="bookings by rep__manager_name, fiscal_quarter"
+	@test -n "$(Q)" || { echo 'usage: make metrics Q="bookings, win_rate_count by rep__manager_name, fiscal_quarter" (Q=--list lists the metrics)'; exit 2; }
+	$(BIN)/python -m bi.metrics $(if $(filter --list,$(Q)),--list,"$(Q)")
+
+dashboard: setup ## the starter sales dashboard from the published marts: data/dashboard/index.html
+	$(BIN)/python -m bi.dashboard --out data/dashboard/index.html
+
+dashboard-screenshot: setup ## the dashboard rendered by headless Chromium: data/dashboard/dashboard.png
+	$(BIN)/python -m bi.dashboard --out data/dashboard/index.html --screenshot data/dashboard/dashboard.png
 
 clean: ## remove generated data (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -93,4 +93,77 @@ class Settings:
             duckdb_threads=int(threads) if threads else None,
             duckdb_memory_limit=get("SALESDW_DUCKDB_MEMORY_LIMIT") or None,
             history_start=history_start,
+        )
+
+
+# API and database connectors (ingestion/sources/). Kept apart from Settings so that a warehouse-only setup
+# never has to know about them; secrets are excluded from repr so they cannot reach a log by accident.
+CONNECTOR_VARIABLES: dict[str, tuple[str, str]] = {
+    "SALESDW_CONNECTOR_SPOOL": ("data/spool", "where connectors write each fetched page before loading it"),
+    "SALESDW_SALESFORCE_INSTANCE_URL": ("", "Salesforce instance, e.g. https://acme.my.salesforce.com"),
+    "SALESDW_SALESFORCE_ACCESS_TOKEN": ("", "Salesforce OAuth access token (secret)"),
+    "SALESDW_SALESFORCE_API_VERSION": ("62.0", "Salesforce REST API version"),
+    "SALESDW_SALESFORCE_LOOKBACK_MINUTES": ("60", "re-read this much before the SystemModstamp cursor"),
+    "SALESDW_STRIPE_API_KEY": ("", "Stripe secret or restricted (read-only) API key (secret)"),
+    "SALESDW_STRIPE_API_BASE": ("https://api.stripe.com", "Stripe API base URL"),
+    "SALESDW_STRIPE_LOOKBACK_MINUTES": ("60", "re-read this much before the created / event cursors"),
+    "SALESDW_SQL_SOURCE_URL": ("", "SQLAlchemy URL of a billing database to replicate (secret)"),
+    "SALESDW_SQL_SOURCE_SCHEMA": ("", "schema of the billing tables (empty: the connection's default)"),
+    "SALESDW_SQL_SOURCE_UPDATED_COLUMN": ("updated_at", "column each billing table is incremental on"),
+    "SALESDW_SQL_SOURCE_LOOKBACK_MINUTES": ("60", "re-read this much before the updated-at cursor"),
+}
+VARIABLES.update(CONNECTOR_VARIABLES)
+
+
+@dataclass(frozen=True)
+class ConnectorSettings:
+    spool_dir: Path
+    salesforce_instance_url: str
+    salesforce_access_token: str = field(repr=False)
+    salesforce_api_version: str
+    salesforce_lookback_minutes: float
+    stripe_api_key: str = field(repr=False)
+    stripe_api_base: str
+    stripe_lookback_minutes: float
+    sql_source_url: str = field(repr=False)
+    sql_source_schema: str | None
+    sql_source_updated_column: str
+    sql_source_lookback_minutes: float
+
+    @property
+    def salesforce_configured(self) -> bool:
+        return bool(self.salesforce_instance_url and self.salesforce_access_token)
+
+    @property
+    def stripe_configured(self) -> bool:
+        return bool(self.stripe_api_key)
+
+    @property
+    def sql_source_configured(self) -> bool:
+        return bool(self.sql_source_url)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ConnectorSettings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            value = env.get(name, "")
+            return value.strip() if value.strip() else CONNECTOR_VARIABLES[name][0]
+
+        spool = env.get("SALESDW_CONNECTOR_SPOOL", "").strip()
+        return cls(
+            spool_dir=_path(spool)
+            if spool
+            else PROJECT_ROOT / CONNECTOR_VARIABLES["SALESDW_CONNECTOR_SPOOL"][0],
+            salesforce_instance_url=get("SALESDW_SALESFORCE_INSTANCE_URL").rstrip("/"),
+            salesforce_access_token=get("SALESDW_SALESFORCE_ACCESS_TOKEN"),
+            salesforce_api_version=get("SALESDW_SALESFORCE_API_VERSION").lstrip("v"),
+            salesforce_lookback_minutes=float(get("SALESDW_SALESFORCE_LOOKBACK_MINUTES")),
+            stripe_api_key=get("SALESDW_STRIPE_API_KEY"),
+            stripe_api_base=get("SALESDW_STRIPE_API_BASE").rstrip("/"),
+            stripe_lookback_minutes=float(get("SALESDW_STRIPE_LOOKBACK_MINUTES")),
+            sql_source_url=get("SALESDW_SQL_SOURCE_URL"),
+            sql_source_schema=get("SALESDW_SQL_SOURCE_SCHEMA") or None,
+            sql_source_updated_column=get("SALESDW_SQL_SOURCE_UPDATED_COLUMN"),
+            sql_source_lookback_minutes=float(get("SALESDW_SQL_SOURCE_LOOKBACK_MINUTES")),
         )

@@ -34,7 +34,8 @@ class DbtStep:
 DBT_STEPS = {
     "dbt_staging": DbtStep("path:models/staging path:models/intermediate"),
     "dbt_history": DbtStep(f"tag:{PARTITIONED_TAG}", partitioned=True),
-    "dbt_marts": DbtStep("path:models/marts", exclude=f"tag:{PARTITIONED_TAG}"),
+    # models/semantic holds MetricFlow's time spine, a table published with the marts for metric queries
+    "dbt_marts": DbtStep("path:models/marts path:models/semantic", exclude=f"tag:{PARTITIONED_TAG}"),
 }
 
 

@@ -21,11 +21,6 @@ def dbt_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SALESDW_WAREHOUSE", str(Settings.from_env().warehouse))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    # A test runs in the step that builds its model only once all its parents exist: "buildable" selects a
-    # test when each parent is selected or upstream of the selection. The default, "eager", would run a
-    # relationships test of a history mart (built in dbt_history) from the earlier step that builds its
-    # other parent, before the mart exists.
-    env.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     return env
 
 

@@ -11,7 +11,8 @@ from orchestration.defs.resources import WRITER_POOL, WarehouseResource
 
 def build_publish_asset() -> dg.AssetsDefinition:
     translator = SalesdwTranslator()
-    marts = manifest_models("marts")
+    # BI reads the marts; metric queries (bi/metrics.py) also need MetricFlow's time spine beside them
+    marts = manifest_models("marts") + manifest_models("semantic")
     mart_keys = [translator.get_asset_key(m) for m in marts]
     tables = sorted(m.get("alias") or m["name"] for m in marts)
 

@@ -1,0 +1,1 @@
+"""BI on the published marts: governed metrics (MetricFlow) and the starter sales dashboard."""

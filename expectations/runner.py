@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,9 @@ def validate(
     meta: dict[str, Any] = {}
     error: str | None = None
     try:
-        with held_open(warehouse_path, read_only=read_only):
+        # A SQLAlchemy URL (the Postgres target) needs no DuckDB file held open.
+        opened = nullcontext() if _is_url(warehouse_path) else held_open(warehouse_path, read_only=read_only)
+        with opened:
             meta = _run_ge(warehouse_path, suite, by_name, sample_size, read_only, ge_results)
     except Exception as exc:  # the batch itself failed (missing table, locked file, bad SQL)
         log.warning("validating %s failed: %s", suite.name, exc)
@@ -165,6 +168,11 @@ def validate(
     )
 
 
+def _is_url(target: Path | str) -> bool:
+    """A SQLAlchemy URL (e.g. postgresql+psycopg2://…, SALESDW_TARGET=postgres) rather than a DuckDB file."""
+    return isinstance(target, str) and "://" in target
+
+
 def _run_ge(
     warehouse_path: Path | str,
     suite: Suite,
@@ -178,7 +186,9 @@ def _run_ge(
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(
         name="warehouse",
-        connection_string=warehouse_url(warehouse_path, read_only=read_only).render_as_string(False),
+        connection_string=str(warehouse_path)
+        if _is_url(warehouse_path)
+        else warehouse_url(warehouse_path, read_only=read_only).render_as_string(False),
     )
     meta: dict[str, Any] = {}
     try:

@@ -96,6 +96,46 @@ class Settings:
         )
 
 
+# Warehouse target (README "Postgres target"). Separate from Settings so the DuckDB defaults stay untouched.
+VARIABLES.update(
+    {
+        "SALESDW_TARGET": (
+            "duckdb",
+            "'duckdb' (embedded, default) or 'postgres' (raw, dbt, gates and marts in Postgres)",
+        ),
+        "SALESDW_POSTGRES_DSN": (
+            "",
+            "the Postgres warehouse, e.g. postgresql://user:password@host:5432/salesdw",
+        ),
+        "SALESDW_POSTGRES_MARTS_DSN": (
+            "",
+            "where BI reads the published marts (empty: database <warehouse>_marts)",
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    target: str
+    postgres_dsn: str | None
+    postgres_marts_dsn: str | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> TargetSettings:
+        env = os.environ if env is None else env
+        target = (env.get("SALESDW_TARGET") or "duckdb").strip().lower()
+        if target not in ("duckdb", "postgres"):
+            raise ValueError(f"SALESDW_TARGET must be 'duckdb' or 'postgres', not {target!r}")
+        dsn = env.get("SALESDW_POSTGRES_DSN") or None
+        if target == "postgres" and not dsn:
+            raise ValueError(
+                "SALESDW_TARGET=postgres needs SALESDW_POSTGRES_DSN, e.g. "
+                "postgresql://salesdw:<password>@127.0.0.1:5432/salesdw"
+            )
+        return cls(target, dsn, env.get("SALESDW_POSTGRES_MARTS_DSN") or None)
+
+
 # API and database connectors (ingestion/sources/). Kept apart from Settings so that a warehouse-only setup
 # never has to know about them; secrets are excluded from repr so they cannot reach a log by accident.
 CONNECTOR_VARIABLES: dict[str, tuple[str, str]] = {

@@ -136,6 +136,13 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     os.environ["SALESDW_REPORT_DIR"] = str(settings.report_dir)
     os.environ["SALESDW_MARTS"] = str(settings.marts)
     ensure_demo_data(settings, say)
+    from ingestion.settings import TargetSettings
+
+    if TargetSettings.from_env().target == "postgres":
+        # Same stages as full_pipeline, as plain calls against Postgres (README "Postgres target").
+        from ingestion.targets.pipeline import run_postgres_pipeline
+
+        return run_postgres_pipeline(settings, say=say)
 
     from orchestration.definitions import defs as lazy_defs
 

@@ -43,7 +43,7 @@
 {%- endmacro %}
 
 {% macro safe_divide(numerator, denominator) -%}
-    cast({{ numerator }} as double) / nullif({{ denominator }}, 0)
+    cast({{ numerator }} as {{ type_double() }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
 
 {#- Lower-cased registrable part of a URL or e-mail domain: 'https://www.Acme.com/about' -> 'acme.com'. -#}
@@ -72,9 +72,11 @@
 
 {#- A recurring amount per billing interval -> per month: week x 52/12, year / 12, day x 365/12, each divided
     by interval_count. Null for an unknown interval (never guessed). -#}
+{#- DuckDB's `/` returns DOUBLE for decimals and integers alike; the cast gives Postgres the same arithmetic
+    (a no-op on DuckDB), so both targets produce the same amounts. -#}
 {% macro to_monthly(amount, interval, interval_count) -%}
-    ({{ amount }}
+    cast(({{ amount }}
         * case lower({{ interval }}) when 'day' then 365 when 'week' then 52 when 'month' then 1 when 'year' then 1 end
         / (case lower({{ interval }}) when 'day' then 12 when 'week' then 12 when 'month' then 1 when 'year' then 12 end
-            * coalesce(nullif({{ interval_count }}, 0), 1)))
+            * coalesce(nullif({{ interval_count }}, 0), 1))) as {{ type_double() }})
 {%- endmacro %}

@@ -13,5 +13,5 @@
         cast({{ bounds }}.{{ first_month }} as timestamp),
         cast({{ as_of_date() }} as timestamp),
         interval '1 month'
-    ) as series
+    ) as series (generate_series)
 {% endmacro %}

@@ -5,15 +5,15 @@
 {# Columns parsed from the JSON object `obj`: price_id and the inline price's fields, prefixed. #}
 {% macro stripe_price_parsed(obj, prefix) %}
         coalesce(
-            json_extract_string({{ obj }}, '$.price.id'),
-            case when json_type({{ obj }}, '$.price') = 'VARCHAR' then json_extract_string({{ obj }}, '$.price') end
+            {{ json_text(obj, '$.price.id') }},
+            case when {{ json_is_string(obj, '$.price') }} then {{ json_text(obj, '$.price') }} end
         ) as price_id,
-        cast(json_extract({{ obj }}, '$.price.unit_amount') as bigint) as {{ prefix }}_unit_amount_minor,
-        json_extract_string({{ obj }}, '$.price.type') as {{ prefix }}_price_type,
-        json_extract_string({{ obj }}, '$.price.recurring.interval') as {{ prefix }}_recurring_interval,
-        cast(json_extract({{ obj }}, '$.price.recurring.interval_count') as integer)
+        {{ json_value_as(obj, '$.price.unit_amount', 'bigint') }} as {{ prefix }}_unit_amount_minor,
+        {{ json_text(obj, '$.price.type') }} as {{ prefix }}_price_type,
+        {{ json_text(obj, '$.price.recurring.interval') }} as {{ prefix }}_recurring_interval,
+        {{ json_value_as(obj, '$.price.recurring.interval_count', 'integer') }}
             as {{ prefix }}_recurring_interval_count,
-        coalesce(cast(json_extract({{ obj }}, '$.quantity') as decimal(38, 9)), 1) as quantity
+        coalesce({{ json_value_as(obj, '$.quantity', 'decimal(38, 9)') }}, 1) as quantity
 {%- endmacro %}
 
 {# The resolved price: inline fields first, then the price looked up by id (joined as `prices`). #}

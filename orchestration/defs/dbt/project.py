@@ -21,6 +21,15 @@ def dbt_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SALESDW_WAREHOUSE", str(Settings.from_env().warehouse))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # SALESDW_TARGET=postgres: every dbt command builds in Postgres (profile target `postgres`, from the DSN).
+    from ingestion.settings import TargetSettings
+
+    target = TargetSettings.from_env(env)
+    if target.target == "postgres":
+        from ingestion.targets.postgres import dbt_env as postgres_dbt_env
+
+        env.setdefault("DBT_TARGET", "postgres")
+        env.update(postgres_dbt_env(target.postgres_dsn))
     return env
 
 

@@ -43,7 +43,7 @@ spine as (
         cast(bounds.start_date as timestamp),
         cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '24', 'bounds.as_of_fiscal_year_start')) }} as timestamp),
         interval '1 day'
-    ) as series
+    ) as series (generate_series)
 ),
 
 final as (

@@ -75,27 +75,15 @@ accounts_by_domain as (
     having count(*) = 1
 ),
 
-participant_lists as (
-    select
-        activity_id,
-        json_extract_string(participant_emails, '$[*]') as emails
-    from events
-),
-
-participant_positions as (
-    select
-        activity_id,
-        emails,
-        unnest(range(1, cast(len(emails) + 1 as bigint))) as participant_position
-    from participant_lists
-),
-
 participants as (
     select
         activity_id,
         participant_position,
-        lower(trim(emails[participant_position])) as participant_email
-    from participant_positions
+        lower(trim(participant_email_raw)) as participant_email
+    from (
+        {{ json_array_text_elements('events', 'activity_id', 'participant_emails',
+            position='participant_position', element='participant_email_raw') }}
+    ) as participant_elements
 ),
 
 participant_matches as (

@@ -24,7 +24,7 @@ final as (
     select
         user_id,
         fiscal_quarter,
-        sum(quota) as quota
+        {{ money('sum(quota)') }} as quota
     from converted
     group by user_id, fiscal_quarter
 )

@@ -78,7 +78,9 @@ final as (
     select
         *,
         -- Probability is a percentage (0-100): the expected value divides it by 100.
-        {{ money('amount * probability / 100') }} as expected_amount,
+        -- x 0.01, not / 100: DuckDB divides decimals in DOUBLE (12565.9280885 -> ...088), Postgres exactly
+        -- (...089); a decimal product is exact on both, so half-way values round the same everywhere.
+        {{ money('amount * probability * 0.01') }} as expected_amount,
         cast({{ dbt.datediff('created_date', 'close_date', 'day') }} as integer) as days_to_close,
         {{ fiscal_quarter_label('close_date') }} as fiscal_quarter_closed,
         {{ fiscal_quarter_label('created_date') }} as fiscal_quarter_created

@@ -30,7 +30,9 @@ final as (
         currency,
         amount,
         probability,
-        {{ money('amount * probability / 100') }} as expected_amount,
+        -- x 0.01, not / 100: DuckDB divides decimals in DOUBLE (12565.9280885 -> ...088), Postgres exactly
+        -- (...089); a decimal product is exact on both, so half-way values round the same everywhere.
+        {{ money('amount * probability * 0.01') }} as expected_amount,
         close_date,
         -- computed once per state here rather than once per day in the daily snapshot
         {{ fiscal_quarter_label('close_date') }} as close_fiscal_quarter

@@ -91,9 +91,9 @@ final as (
     select
         customer_id,
         month,
-        sum(mrr) as mrr,
-        sum(previous_mrr) as previous_mrr,
-        sum(mrr_12_months_ago) as mrr_12_months_ago,
+        {{ money('sum(mrr)') }} as mrr,
+        {{ money('sum(previous_mrr)') }} as previous_mrr,
+        {{ money('sum(mrr_12_months_ago)') }} as mrr_12_months_ago,
         sum(active_subscriptions) as active_subscriptions
     from converted
     group by customer_id, month

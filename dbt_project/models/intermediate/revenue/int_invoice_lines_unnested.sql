@@ -16,25 +16,25 @@ lines as (
         status as invoice_status,
         created_at as invoice_created_at,
         currency as invoice_currency,
-        unnest(cast(json_extract(lines, '$.data[*]') as json[])) as line
+        {{ json_array_elements('lines', '$.data') }} as line
     from invoices
 ),
 
 parsed as (
     select
-        json_extract_string(line, '$.id') as invoice_line_id,
+        {{ json_text('line', '$.id') }} as invoice_line_id,
         invoice_id,
         customer_id,
-        coalesce(json_extract_string(line, '$.subscription'), subscription_id) as subscription_id,
+        coalesce({{ json_text('line', '$.subscription') }}, subscription_id) as subscription_id,
         invoice_status,
         invoice_created_at,
-        coalesce(upper(json_extract_string(line, '$.currency')), invoice_currency) as currency,
-        cast(json_extract(line, '$.amount') as bigint) as amount_minor,
-        {{ to_utc("to_timestamp(cast(json_extract(line, '$.period.start') as bigint))") }} as period_start_at,
-        {{ to_utc("to_timestamp(cast(json_extract(line, '$.period.end') as bigint))") }} as period_end_at,
+        coalesce(upper({{ json_text('line', '$.currency') }}), invoice_currency) as currency,
+        {{ json_value_as('line', '$.amount', 'bigint') }} as amount_minor,
+        {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.start', 'bigint') ~ ')') }} as period_start_at,
+        {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.end', 'bigint') ~ ')') }} as period_end_at,
         {{ stripe_price_parsed('line', 'line') }},
-        coalesce(cast(json_extract(line, '$.proration') as boolean), false) as is_proration,
-        json_extract_string(line, '$.description') as description
+        coalesce({{ json_value_as('line', '$.proration', 'boolean') }}, false) as is_proration,
+        {{ json_text('line', '$.description') }} as description
     from lines
 ),
 

@@ -13,16 +13,16 @@ items as (
         subscription_id,
         customer_id,
         currency as subscription_currency,
-        unnest(cast(json_extract(items, '$.data[*]') as json[])) as item
+        {{ json_array_elements('items', '$.data') }} as item
     from subscriptions
 ),
 
 parsed as (
     select
-        json_extract_string(item, '$.id') as subscription_item_id,
+        {{ json_text('item', '$.id') }} as subscription_item_id,
         subscription_id,
         customer_id,
-        coalesce(upper(json_extract_string(item, '$.price.currency')), subscription_currency) as currency,
+        coalesce(upper({{ json_text('item', '$.price.currency') }}), subscription_currency) as currency,
         {{ stripe_price_parsed('item', 'item') }}
     from items
 ),

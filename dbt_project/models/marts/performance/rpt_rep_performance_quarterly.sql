@@ -131,7 +131,7 @@ final as (
         {{ safe_divide('closed.won_amount', 'closed.won_amount + closed.lost_amount') }} as win_rate_value,
         {{ money('coalesce(closed.won_amount, 0)') }} as bookings,
         {{ money('closed.won_amount / nullif(closed.won_count, 0)') }} as avg_deal_size,
-        cast(closed.avg_days_to_close_won as double) as avg_days_to_close_won,
+        cast(closed.avg_days_to_close_won as {{ type_double() }}) as avg_days_to_close_won,
         {{ money('quotas.quota') }} as quota,
         {{ safe_divide('coalesce(closed.won_amount, 0)', 'quotas.quota') }} as attainment,
         {{ money('coalesce(quarter_start_pipeline.open_pipeline_at_quarter_start, 0)') }}

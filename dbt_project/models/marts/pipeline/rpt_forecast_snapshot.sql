@@ -83,10 +83,10 @@ final as (
         cast(forecasts.open_count as bigint) as open_count,
         {{ money('forecasts.closed_won + forecasts.commit_amount') }} as commit_forecast,
         forecasts.fiscal_quarter_end <= {{ as_of_date() }} as is_quarter_complete,
-        case
-            when forecasts.fiscal_quarter_end <= {{ as_of_date() }}
-                then {{ money('coalesce(actuals.actual_bookings, 0)') }}
-        end as actual_bookings
+        {{ money(
+            'case when forecasts.fiscal_quarter_end <= ' ~ as_of_date()
+            ~ ' then coalesce(actuals.actual_bookings, 0) end'
+        ) }} as actual_bookings
     from forecasts
     left join actuals
         on forecasts.owner_user_id = actuals.owner_user_id

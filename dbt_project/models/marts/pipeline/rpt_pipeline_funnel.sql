@@ -83,8 +83,8 @@ final as (
         counts.stage_sort_order,
         cast(counts.reached_count as bigint) as reached_count,
         cast(counts.advanced_count as bigint) as advanced_count,
-        cast({{ safe_divide('counts.advanced_count', 'counts.reached_count') }} as double) as conversion_rate,
-        cast(stage_durations.median_days_in_stage as double) as median_days_in_stage
+        cast({{ safe_divide('counts.advanced_count', 'counts.reached_count') }} as {{ type_double() }}) as conversion_rate,
+        cast(stage_durations.median_days_in_stage as {{ type_double() }}) as median_days_in_stage
     from counts
     left join stage_durations
         on counts.cohort_fiscal_quarter = stage_durations.cohort_fiscal_quarter

@@ -10,7 +10,7 @@ renamed as (
         lower(trim(email)) as email_normalized,
         cast(name as varchar) as customer_name,
         upper(cast(currency as varchar)) as currency,
-        nullif(trim(json_extract_string(metadata, '$.salesforce_account_id')), '') as crm_account_id,
+        nullif(trim({{ json_text('metadata', '$.salesforce_account_id') }}), '') as crm_account_id,
         metadata
     from source
     where not coalesce(deleted, false)

@@ -16,7 +16,7 @@ renamed as (
         {{ minor_to_major('total', 'currency') }} as total,
         {{ minor_to_major('amount_due', 'currency') }} as amount_due,
         {{ minor_to_major('amount_paid', 'currency') }} as amount_paid,
-        {{ to_utc('to_timestamp(cast(json_extract(status_transitions, \'$.paid_at\') as bigint))') }} as paid_at,
+        {{ to_utc('to_timestamp(' ~ json_value_as('status_transitions', '$.paid_at', 'bigint') ~ ')') }} as paid_at,
         -- Stripe list of invoice line items; unnested in int_invoice_lines_unnested
         lines
     from source

@@ -10,8 +10,8 @@ renamed as (
         cast(unit_amount as bigint) as unit_amount_minor,
         {{ minor_to_major('unit_amount', 'currency') }} as unit_amount,
         cast(type as varchar) as price_type,
-        json_extract_string(recurring, '$.interval') as recurring_interval,
-        cast(json_extract(recurring, '$.interval_count') as integer) as recurring_interval_count,
+        {{ json_text('recurring', '$.interval') }} as recurring_interval,
+        {{ json_value_as('recurring', '$.interval_count', 'integer') }} as recurring_interval_count,
         coalesce(cast(active as boolean), false) as is_active,
         {{ to_utc('created') }} as created_at
     from source

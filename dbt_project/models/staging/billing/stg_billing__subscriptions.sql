@@ -18,7 +18,7 @@ renamed as (
         -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
         items,
         discount,
-        nullif(trim(json_extract_string(metadata, '$.salesforce_opportunity_id')), '') as crm_opportunity_id,
+        nullif(trim({{ json_text('metadata', '$.salesforce_opportunity_id') }}), '') as crm_opportunity_id,
         metadata
     from source
 )

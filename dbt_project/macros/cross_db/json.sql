@@ -1,0 +1,84 @@
+{#- JSON access that reads the same on DuckDB (JSON type, JSONPath strings) and Postgres (jsonb, path arrays).
+    Paths are written once, DuckDB-style ('$.price.recurring.interval'); Postgres gets '{price,recurring,interval}'.
+    Only object keys are supported in paths - array elements go through json_array_elements / json_array_text_elements. -#}
+
+{% macro _pg_json_path(path) -%}
+    {%- set p = path | trim -%}
+    {%- if not p.startswith('$.') or '[' in p -%}
+        {{ exceptions.raise_compiler_error("cross_db JSON path must be '$.key[.key...]', got '" ~ path ~ "'") }}
+    {%- endif -%}
+    '{ {{- p[2:].split('.') | join(',') -}} }'
+{%- endmacro %}
+
+{#- A scalar at `path` as text (a string without its quotes; null when absent). -#}
+{% macro json_text(obj, path) -%}
+    {{ return(adapter.dispatch('json_text', 'salesdw')(obj, path)) }}
+{%- endmacro %}
+{% macro default__json_text(obj, path) -%}
+    json_extract_string({{ obj }}, '{{ path }}')
+{%- endmacro %}
+{% macro postgres__json_text(obj, path) -%}
+    ({{ obj }} #>> {{ _pg_json_path(path) }})
+{%- endmacro %}
+
+{#- A scalar at `path` cast to `type` (numbers, booleans). -#}
+{% macro json_value_as(obj, path, type) -%}
+    {{ return(adapter.dispatch('json_value_as', 'salesdw')(obj, path, type)) }}
+{%- endmacro %}
+{% macro default__json_value_as(obj, path, type) -%}
+    cast(json_extract({{ obj }}, '{{ path }}') as {{ type }})
+{%- endmacro %}
+{% macro postgres__json_value_as(obj, path, type) -%}
+    cast(({{ obj }} #>> {{ _pg_json_path(path) }}) as {{ type }})
+{%- endmacro %}
+
+{#- True when the value at `path` is a JSON string (Stripe sends an id there instead of an expanded object). -#}
+{% macro json_is_string(obj, path) -%}
+    {{ return(adapter.dispatch('json_is_string', 'salesdw')(obj, path)) }}
+{%- endmacro %}
+{% macro default__json_is_string(obj, path) -%}
+    json_type({{ obj }}, '{{ path }}') = 'VARCHAR'
+{%- endmacro %}
+{% macro postgres__json_is_string(obj, path) -%}
+    jsonb_typeof({{ obj }} #> {{ _pg_json_path(path) }}) = 'string'
+{%- endmacro %}
+
+{#- Select-list expression: one row per element of the JSON array at `path` (none for null or missing). -#}
+{% macro json_array_elements(obj, path) -%}
+    {{ return(adapter.dispatch('json_array_elements', 'salesdw')(obj, path)) }}
+{%- endmacro %}
+{% macro default__json_array_elements(obj, path) -%}
+    unnest(cast(json_extract({{ obj }}, '{{ path }}[*]') as json[]))
+{%- endmacro %}
+{% macro postgres__json_array_elements(obj, path) -%}
+    jsonb_array_elements({{ obj }} #> {{ _pg_json_path(path) }})
+{%- endmacro %}
+
+{#- A subquery: (id_column, position 1.., element as text) for every element of the top-level JSON array
+    `array_column` of `relation`. Rows with a null or empty array yield nothing. -#}
+{% macro json_array_text_elements(relation, id_column, array_column, position='position', element='element') -%}
+    {{ return(adapter.dispatch('json_array_text_elements', 'salesdw')(relation, id_column, array_column, position, element)) }}
+{%- endmacro %}
+{% macro default__json_array_text_elements(relation, id_column, array_column, position, element) -%}
+    select
+        {{ id_column }},
+        {{ position }},
+        json_list[{{ position }}] as {{ element }}
+    from (
+        select
+            {{ id_column }},
+            json_list,
+            unnest(range(1, cast(len(json_list) + 1 as bigint))) as {{ position }}
+        from (select {{ id_column }}, json_extract_string({{ array_column }}, '$[*]') as json_list from {{ relation }}) as lists
+    ) as positions
+{%- endmacro %}
+{% macro postgres__json_array_text_elements(relation, id_column, array_column, position, element) -%}
+    select
+        src.{{ id_column }},
+        elements.ordinality as {{ position }},
+        elements.value as {{ element }}
+    from {{ relation }} as src
+    cross join lateral jsonb_array_elements_text(
+        case when jsonb_typeof(src.{{ array_column }}) = 'array' then src.{{ array_column }} end
+    ) with ordinality as elements(value, ordinality)
+{%- endmacro %}

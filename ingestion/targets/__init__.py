@@ -1,0 +1,1 @@
+"""Warehouse targets other than the embedded DuckDB file (README "Postgres target")."""

@@ -6,26 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.demo.generator import generate
-from ingestion.loader import load_landing
 from ingestion.publish import publish_marts
-from ingestion.warehouse import connect
-from tests.dbt.test_marts_build import SCALE, assert_ok, dbt_build
+from tests.warehouses import built_demo_warehouse
 
 
 @pytest.fixture(scope="session")
 def bi_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(warehouse, published marts). Built once per session; tests only read them."""
     work = tmp_path_factory.mktemp("bi")
-    generate(work / "landing", scale=SCALE, seed=7)
-    warehouse = work / "warehouse.duckdb"
-    con = connect(warehouse)
-    try:
-        load_landing(con, work / "landing")
-    finally:
-        con.close()
     # The whole project, semantic layer's time spine included (`dbt build` without a selection).
-    assert_ok(dbt_build(warehouse, work))
+    warehouse = built_demo_warehouse(work)
     marts = work / "salesdw_marts.duckdb"
     publish_marts(warehouse, marts, run_id="bi-tests")
     return warehouse, marts

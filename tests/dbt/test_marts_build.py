@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,10 +12,7 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.warehouse import connect, ensure_raw_schema
-
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = Path(sys.executable).with_name("dbt")
-SCALE = 0.05
+from tests.warehouses import SCALE, assert_ok, built_demo_warehouse, dbt_build
 
 BILLING_MARTS = ("fct_mrr_monthly", "rpt_revenue_retention", "rpt_bookings_billing_reconciliation")
 ACTIVITY_MARTS = ("fct_activities",)
@@ -35,44 +29,9 @@ CRM_MARTS = (
 )
 
 
-def dbt_build(warehouse: Path, work: Path, *extra: str, settings: dict[str, str] | None = None):
-    """`dbt build` in a subprocess: its own warehouse, target and log folders, so parallel runs never clash."""
-    env = {**os.environ, "SALESDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    for name in ("SALESDW_AS_OF_DATE", "SALESDW_FISCAL_YEAR_START_MONTH", "SALESDW_CORPORATE_CURRENCY"):
-        env.pop(name, None)  # the project defaults, whatever the developer's shell says
-    env.update(settings or {})
-    cmd = [
-        str(DBT), "build",
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work / "target"),
-        "--log-path", str(work / "logs"),
-        "--threads", "4",  # dbt's per-node overhead, not DuckDB, dominates on this small data
-        *extra,
-    ]  # fmt: skip
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-
-
-def assert_ok(result: subprocess.CompletedProcess) -> None:
-    if result.returncode != 0:
-        lines = result.stdout.splitlines()
-        failures = [i for i, line in enumerate(lines) if "ERROR" in line or "FAIL" in line]
-        detail = "\n".join(lines[i] for f in failures[:20] for i in range(f, min(f + 12, len(lines))))
-        pytest.fail(f"dbt build failed:\n{detail}\n{result.stderr[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("marts_demo")
-    generate(work / "landing", scale=SCALE, seed=7)
-    warehouse = work / "warehouse.duckdb"
-    con = connect(warehouse)
-    try:
-        load_landing(con, work / "landing")
-    finally:
-        con.close()
-    assert_ok(dbt_build(warehouse, work))
-    return warehouse
+    return built_demo_warehouse(tmp_path_factory.mktemp("marts_demo"))
 
 
 @pytest.fixture

@@ -15,10 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.demo.generator import generate
-from ingestion.loader import load_landing
-from ingestion.warehouse import connect
-from tests.dbt.test_marts_build import assert_ok, dbt_build
+from tests.warehouses import built_demo_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -32,16 +29,7 @@ WINDOW = ("2025-03-01", "2025-05-01")
 
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    work = tmp_path_factory.mktemp("backfill")
-    generate(work / "landing", scale=0.05, seed=7)
-    warehouse = work / "warehouse.duckdb"
-    con = connect(warehouse)
-    try:
-        load_landing(con, work / "landing")
-    finally:
-        con.close()
-    assert_ok(dbt_build(warehouse, work))
-    return warehouse
+    return built_demo_warehouse(tmp_path_factory.mktemp("backfill"))
 
 
 def rows(con, table: str, where: str = "true") -> list[tuple]:

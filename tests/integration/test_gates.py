@@ -18,11 +18,9 @@ import pytest
 from expectations.runner import validate
 from expectations.suites import all_suites
 from ingestion.demo.generator import generate
-from ingestion.loader import load_landing
 from ingestion.settings import Settings
-from ingestion.warehouse import connect
 from orchestration.runner import run_pipeline
-from tests.dbt.test_marts_build import assert_ok, dbt_build
+from tests.warehouses import assert_ok, dbt_build, loaded_demo_warehouse
 
 SCALE = 0.05
 MODEL_LAYERS = ("staging", "intermediate", "marts")
@@ -48,14 +46,8 @@ def dirty(tmp_path_factory) -> tuple[Path, list[dict]]:
     """Dirty demo data loaded, and the models the gated semantic defects need built (no marts: the raw
     gates would hold them back, and the marts' own dbt tests fail on such data)."""
     root = tmp_path_factory.mktemp("gates_dirty")
-    generate(root / "landing", scale=SCALE, seed=7, dirty=True)
+    warehouse = loaded_demo_warehouse(root, scale=SCALE, dirty=True)
     manifest = _manifest(root / "landing")
-    warehouse = root / "warehouse.duckdb"
-    con = connect(warehouse)
-    try:
-        load_landing(con, root / "landing")
-    finally:
-        con.close()
     layers = {m["suite"].split(".", 1)[0] for m in manifest if m["expect"] == "gate"} & set(MODEL_LAYERS)
     if layers:  # what the dbt_staging step builds (the suites read neighbouring models too)
         assert "marts" not in layers, "a marts-level defect would need the marts built on dirty data"

@@ -1,8 +1,11 @@
 """Suites for the dbt models: cross-system integrity before the marts, reconciliation identities on the marts.
 
-Every rule here is an unexpected-rows query (``{batch}`` is the model validated; GE substitutes it as a
-table or an aliased subquery, so it is never aliased again and its columns stay unqualified): the query
-lists the offending rows, an empty result is a pass.
+Every rule here is an unexpected-rows query (``{batch}`` is the model validated): the query lists the
+offending rows, an empty result is a pass. GE 1.24 substitutes ``{batch}`` as a table or a subquery, and
+aliases the subquery itself only when the query has no JOIN; PostgreSQL (before 16) rejects a subquery in
+FROM without an alias. So in a query with a JOIN every ``{batch}`` carries an alias (``{batch} AS
+batch_rows``), in one without it never does (that would alias GE's alias); `rows` enforces this. The SQL is
+otherwise kept to what DuckDB and PostgreSQL both accept (``INTERVAL '1 month'``, ``timezone('UTC', ts)``).
 
 staging / intermediate (gates of the ``dbt_marts`` step): every reference a mart joins on resolves, joins
 do not fan out, and every amount in a foreign currency has a DatedConversionRate for its date. Critical
@@ -16,6 +19,7 @@ last digits).
 from __future__ import annotations
 
 import os
+import re
 
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
@@ -33,7 +37,29 @@ def corporate_currency() -> str:
     return code
 
 
+# How GE 1.24 decides whether to alias the {batch} subquery (query_metric_provider._query_has_join_clause):
+# a JOIN keyword outside string literals and comments.
+_JOIN = re.compile(r"\bJOIN\b", re.IGNORECASE)
+_LITERALS_AND_COMMENTS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", re.DOTALL)
+_BATCH_USE = re.compile(r"\{batch\}(\s+AS\s+\w+)?", re.IGNORECASE)
+
+
+def check_batch_aliases(query: str, name: str) -> None:
+    """Refuse a query whose `{batch}` would reach the database as a bare, unaliased subquery (or aliased twice)."""
+    has_join = bool(_JOIN.search(_LITERALS_AND_COMMENTS.sub(" ", query)))
+    for use in _BATCH_USE.finditer(query):
+        if has_join and not use.group(1):
+            raise ValueError(
+                f"{name}: a query with a JOIN must alias {{batch}} (FROM {{batch}} AS batch_rows)"
+            )
+        if not has_join and use.group(1):
+            raise ValueError(
+                f"{name}: GE aliases {{batch}} itself in a query without a JOIN; drop{use.group(1)}"
+            )
+
+
 def rows(query: str, severity, description: str, name: str) -> Expectation:
+    check_batch_aliases(query, name)
     exp = gxe.UnexpectedRowsExpectation(unexpected_rows_query=query.strip())
     return (critical if severity == "critical" else warning)(exp, description, name=name)
 
@@ -322,7 +348,7 @@ def rep_performance() -> Suite:
                 f"""
                 WITH perf AS (
                     SELECT fiscal_quarter, sum(bookings) AS bookings, sum(won_count) AS won_count
-                    FROM {{batch}}
+                    FROM {{batch}} AS batch_rows
                     GROUP BY fiscal_quarter
                 ),
                 won AS (
@@ -376,7 +402,7 @@ def revenue_retention() -> Suite:
                     FROM {{batch}}
                 ) AS chained
                 WHERE abs(starting_mrr - previous_ending_mrr - fx_adjustment) > {TOLERANCE}
-                   OR (previous_month IS NOT NULL AND previous_month <> month - INTERVAL 1 MONTH)
+                   OR (previous_month IS NOT NULL AND previous_month <> month - INTERVAL '1 month')
                 """,
                 "critical",
                 "Every month opens where the previous one closed: starting MRR = last month's ending MRR + the "
@@ -385,7 +411,7 @@ def revenue_retention() -> Suite:
             ),
             rows(
                 f"""
-                WITH report AS (SELECT * FROM {{batch}}),
+                WITH report AS (SELECT * FROM {{batch}} AS batch_rows),
                 customers AS (
                     SELECT month, sum(previous_mrr) AS starting_mrr, sum(mrr) AS ending_mrr
                     FROM marts.fct_mrr_monthly
@@ -427,7 +453,7 @@ def pipeline_snapshot() -> Suite:
                 f"""
                 WITH snap AS (
                     SELECT opportunity_id, amount
-                    FROM {{batch}}
+                    FROM {{batch}} AS batch_rows
                     WHERE snapshot_date = {AS_OF_INTERMEDIATE}
                 ),
                 open_now AS (
@@ -469,7 +495,7 @@ def bookings_billing() -> Suite:
                       AND EXISTS (SELECT 1 FROM staging.stg_billing__invoices)
                 ),
                 counted AS (
-                    SELECT opportunity_id, count(*) AS n FROM {{batch}} GROUP BY opportunity_id
+                    SELECT opportunity_id, count(*) AS n FROM {{batch}} AS batch_rows GROUP BY opportunity_id
                 )
                 SELECT coalesce(won.opportunity_id, counted.opportunity_id) AS opportunity_id,
                        coalesce(counted.n, 0) AS rows_in_report,
@@ -484,7 +510,7 @@ def bookings_billing() -> Suite:
             ),
             rows(
                 f"""
-                WITH report AS (SELECT * FROM {{batch}})
+                WITH report AS (SELECT * FROM {{batch}} AS batch_rows)
                 SELECT report.opportunity_id, report.booked_arr, o.amount AS opportunity_amount
                 FROM report LEFT JOIN marts.fct_opportunities AS o ON o.opportunity_id = report.opportunity_id
                 WHERE abs(coalesce(report.booked_arr, 0) - coalesce(o.amount, 0)) > {TOLERANCE}
@@ -495,7 +521,7 @@ def bookings_billing() -> Suite:
             ),
             rows(
                 """
-                WITH report AS (SELECT * FROM {batch})
+                WITH report AS (SELECT * FROM {batch} AS batch_rows)
                 SELECT report.opportunity_id, report.billing_customer_id, report.first_invoice_id,
                        report.first_invoice_date, i.customer AS invoice_customer, i.status AS invoice_status,
                        i.total AS invoice_total_minor

@@ -1,18 +1,26 @@
-"""`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end."""
+"""`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end.
+
+Both warehouse targets run the same job (`full_pipeline`); with SALESDW_TARGET=postgres its steps replicate
+raw into Postgres, build and gate the models there and publish to the serving database (README "Postgres
+target").
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from ingestion.publish import published_info
-from ingestion.settings import PROJECT_ROOT, Settings
+from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
+from ingestion.targets import postgres as pg
 from ingestion.warehouse import WarehouseLockedError, connect
 
 
@@ -48,6 +56,53 @@ def dagster_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
+def _process_started(pid: int) -> str:
+    """The kernel's start tick of a process (Linux), '' where unknown: tells a live run from a reused pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _run_tags() -> dict[str, str]:
+    pid = os.getpid()
+    return {
+        "salesdw/host": socket.gethostname(),
+        "salesdw/pid": str(pid),
+        "salesdw/pid_started": _process_started(pid),
+    }
+
+
+def _alive(tags: Mapping[str, str]) -> bool:
+    pid = int(tags["salesdw/pid"])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _process_started(pid) == tags.get("salesdw/pid_started", "")
+
+
+def release_dead_runs(instance: dg.DagsterInstance, say=print) -> list[str]:
+    """A `salesdw run` killed with -9 (OOM killer, power loss) stays STARTED in Dagster and keeps its
+    warehouse_writer pool slot, so every later run would wait for it forever: on this host, mark runs
+    whose process is gone as failed and free their slots."""
+    released = []
+    statuses = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING]
+    for run in instance.get_runs(dg.RunsFilter(statuses=statuses)):
+        tags = run.tags
+        if tags.get("salesdw/host") != socket.gethostname() or "salesdw/pid" not in tags or _alive(tags):
+            continue
+        instance.report_run_failed(run, f"process {tags['salesdw/pid']} died before the run finished")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        say(
+            f"run {run.run_id[:8]} was interrupted (its process is gone): marked failed, its warehouse slot freed"
+        )
+        released.append(run.run_id)
+    return released
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -65,6 +120,10 @@ class RunSummary:
     serving: dict | None = None  # what the serving file holds after this run
     report: Path | None = None
     report_headline: str = ""
+    # SALESDW_TARGET=postgres: the Postgres warehouse and serving database (passwords masked)
+    postgres: str | None = None
+    postgres_serving: str | None = None
+    rows_replicated: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -81,6 +140,10 @@ class RunSummary:
             lines.append(f"{t:<36}{cur:>14,}{loaded:>12,}{quar:>13,}")
         tot = [sum(x[i] for x in self.tables) for i in (1, 2, 3)]
         lines.append(f"{'total':<36}{tot[0]:>14,}{tot[1]:>12,}{tot[2]:>13,}")
+        if self.postgres:
+            lines.append(
+                f"replicated {self.rows_replicated:,} rows into the Postgres raw layer ({self.postgres})"
+            )
         lines.append("")
         lines.append(
             f"checks: {self.checks_passed} passed, {len(self.checks_failed)} failed, "
@@ -93,21 +156,35 @@ class RunSummary:
             lines += [f"  {m}" for m in self.refused]
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
-        if self.published:
+        serving = self.postgres_serving or settings.marts
+        if self.published and self.serving:
             lines.append(
-                f"published:   {settings.marts} (schema marts, {len(self.serving['tables'])} tables, read-only)"
+                f"published:   {serving} (schema marts, {len(self.serving['tables'])} tables, read-only"
+                + (f" for role {pg.BI_ROLE})" if self.postgres else ")")
             )
+        elif self.published:  # published, but the serving side could not be read back afterwards
+            lines.append(f"published:   {serving} (schema marts)")
         elif self.serving:
             lines.append(
-                f"NOT PUBLISHED: {settings.marts} still holds the marts of run {self.serving['run_id'][:8]} "
+                f"NOT PUBLISHED: {serving} still holds the marts of run {self.serving['run_id'][:8]} "
                 f"published {self.serving['published_at']:%Y-%m-%d %H:%M} UTC; BI tools keep reading those."
             )
         else:
-            lines.append(f"NOT PUBLISHED: nothing has been published to {settings.marts} yet.")
+            lines.append(f"NOT PUBLISHED: nothing has been published to {serving} yet.")
         if self.report:
             lines.append(f"report:      {self.report}")
             lines.append(f"             {self.report_headline}")
-        lines.append(f"warehouse:   {settings.warehouse}")
+        elif self.postgres:
+            lines.append(
+                f"report:      none (the data-quality report reads DuckDB only); gate results: {settings.report_dir}"
+            )
+        if self.postgres:
+            lines.append(f"warehouse:   {self.postgres} (raw replica, staging, intermediate, marts)")
+            lines.append(
+                f"loads:       {settings.warehouse} (DuckDB landing and validation engine, raw gates)"
+            )
+        else:
+            lines.append(f"warehouse:   {settings.warehouse}")
         lines.append(f"landing:     {settings.landing_dir}")
         lines.append("quarantine:  audit.quarantine in the warehouse (load log: audit.load_log)")
         return "\n".join(lines)
@@ -128,6 +205,22 @@ def write_report(settings: Settings, run_id: str | None, say=print) -> tuple[Pat
     return index, headline
 
 
+def _postgres_outcome(summary: RunSummary, target: TargetSettings, result, say) -> None:
+    """The Postgres side of the summary: replicated rows, what the serving database holds now."""
+    serving = pg.marts_dsn(target.postgres_dsn, target.postgres_marts_dsn)
+    summary.postgres, summary.postgres_serving = pg.masked(target.postgres_dsn), pg.masked(serving)
+    for ev in result.get_asset_materialization_events():
+        replicated = ev.materialization.metadata.get("rows_replicated")
+        if replicated is not None:
+            summary.rows_replicated += int(replicated.value)
+    try:
+        summary.serving = pg.published_info(serving)
+    except pg.PostgresTargetError as exc:  # e.g. the serving database does not exist yet
+        say(f"could not read what the serving database holds: {exc}")
+    # expectations/report.py profiles the DuckDB warehouse and serving file; it has no Postgres reader yet.
+    say("the data-quality report is built for the DuckDB target only; the gate results are saved as JSON")
+
+
 def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     settings = settings or Settings.from_env()
     # Assets and resources read their configuration from the environment; make ours the one they see.
@@ -135,14 +228,8 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     os.environ["SALESDW_WAREHOUSE"] = str(settings.warehouse)
     os.environ["SALESDW_REPORT_DIR"] = str(settings.report_dir)
     os.environ["SALESDW_MARTS"] = str(settings.marts)
+    target = TargetSettings.from_env()  # a bad SALESDW_TARGET / missing DSN stops here, before any work
     ensure_demo_data(settings, say)
-    from ingestion.settings import TargetSettings
-
-    if TargetSettings.from_env().target == "postgres":
-        # Same stages as full_pipeline, as plain calls against Postgres (README "Postgres target").
-        from ingestion.targets.pipeline import run_postgres_pipeline
-
-        return run_postgres_pipeline(settings, say=say)
 
     from orchestration.definitions import defs as lazy_defs
 
@@ -152,9 +239,14 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
     logging.getLogger("dagster").setLevel(logging.WARNING)
     started = time.perf_counter()
-    say("running the pipeline through Dagster (job full_pipeline)…")
+    say(
+        "running the pipeline through Dagster (job full_pipeline"
+        + (", target postgres)…" if target.target == "postgres" else ")…")
+    )
+    instance = dagster_instance()
+    release_dead_runs(instance, say)
     result = job.execute_in_process(
-        run_config={"loggers": {"progress": {}}}, instance=dagster_instance(), raise_on_error=False
+        run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False, tags=_run_tags()
     )
     summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
 
@@ -173,8 +265,11 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     summary.published = any(
         e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
     )
-    summary.serving = published_info(settings.marts)
-    summary.report, summary.report_headline = write_report(settings, result.run_id, say)
+    if target.target == "postgres":
+        _postgres_outcome(summary, target, result, say)
+    else:
+        summary.serving = published_info(settings.marts)
+        summary.report, summary.report_headline = write_report(settings, result.run_id, say)
 
     try:
         con = connect(settings.warehouse, read_only=True)

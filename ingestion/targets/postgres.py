@@ -286,15 +286,27 @@ def current_view_sql(obj: SourceObject, columns: Iterable[str]) -> str:
     )
 
 
-def replicate_raw(duck: duckdb.DuckDBPyConnection, dsn: str, *, full: bool = False) -> ReplicationReport:
+def replicate_raw(
+    duck: duckdb.DuckDBPyConnection,
+    dsn: str,
+    *,
+    full: bool = False,
+    objects: Iterable[SourceObject] | None = None,
+) -> ReplicationReport:
     """Bring Postgres `raw`/`audit` up to date with the DuckDB warehouse, in one Postgres transaction.
 
     Raw history tables and the quarantine only grow a load at a time, so only load ids Postgres lacks are
     copied; a table whose Postgres copy has load ids DuckDB lacks (a rebuilt warehouse) or whose row count
     differs afterwards is copied in full. The load log is small and updated in place: always copied in full.
+    `objects` limits the raw tables to those objects' (the Dagster raw asset of one object replicates what
+    its load wrote); the `audit` tables, which every load writes to, are always included.
     """
     duck.execute("SET TimeZone = 'UTC'")  # timestamptz written as +00 offsets
     tables = _duck_tables(duck)
+    if objects is not None:
+        objects = list(objects)
+        wanted = {f"raw.{o.table}" for o in objects}
+        tables = {t: cols for t, cols in tables.items() if t in wanted or t.startswith("audit.")}
     report = ReplicationReport()
     con = connect(dsn)
     try:
@@ -337,7 +349,7 @@ def replicate_raw(duck: duckdb.DuckDBPyConnection, dsn: str, *, full: bool = Fal
                             f"replicating {qualified}: Postgres received {copied} rows, DuckDB has {duck_total}"
                         )
                 report.tables.append(TableCopy(qualified, mode, copied, duck_total))
-            for obj in OBJECTS:
+            for obj in OBJECTS if objects is None else objects:
                 if f"raw.{obj.table}" in tables:
                     cur.execute(current_view_sql(obj, [c for c, _ in tables[f"raw.{obj.table}"]]))
         con.commit()
@@ -376,8 +388,18 @@ def _mart_tables(cur, schema: str) -> list[str]:
     return [r[0] for r in cur.fetchall()]
 
 
-def publish(dsn: str, serving_dsn: str, run_id: str, *, source_schema: str = MARTS_SCHEMA) -> PublishResult:
+def publish(
+    dsn: str,
+    serving_dsn: str,
+    run_id: str,
+    *,
+    source_schema: str = MARTS_SCHEMA,
+    tables: Iterable[str] | None = None,
+) -> PublishResult:
     """Copy the audited marts of the warehouse database into the serving database's `marts`, atomically.
+
+    `tables` names the tables to publish (the dbt marts, as the DuckDB publish does), so a table a removed
+    model left behind in the build schema never reaches BI; without it every table of the schema goes.
 
     The tables are built in `marts__next` of the serving database, then, in one transaction, `marts` becomes
     `marts__previous` (dropped) and `marts__next` becomes `marts`: a BI query sees the old or the new marts,
@@ -398,15 +420,22 @@ def publish(dsn: str, serving_dsn: str, run_id: str, *, source_schema: str = MAR
     counts: dict[str, int] = {}
     try:
         with src.cursor() as s, dst.cursor() as d:
-            tables = _mart_tables(s, source_schema)
-            if not tables:
+            available = _mart_tables(s, source_schema)
+            if not available:
                 raise PostgresTargetError(
                     f"no tables in schema {source_schema} of {masked(dsn)}: run dbt first"
+                )
+            wanted = available if tables is None else sorted(tables)
+            missing = sorted(set(wanted) - set(available))
+            if missing:
+                raise PostgresTargetError(
+                    f"schema {source_schema} of {masked(dsn)} lacks {', '.join(missing)}: build them with dbt "
+                    "before publishing (nothing was published; BI keeps the marts it had)"
                 )
             ensure_bi_role(d)
             d.execute("DROP SCHEMA IF EXISTS marts__next CASCADE")
             d.execute("CREATE SCHEMA marts__next")
-            for table in tables:
+            for table in wanted:
                 cols = _pg_columns(s, source_schema, table)
                 d.execute(
                     f"CREATE TABLE marts__next.{ident(table)} ("
@@ -440,6 +469,24 @@ def publish(dsn: str, serving_dsn: str, run_id: str, *, source_schema: str = MAR
         src.close()
         dst.close()
     return PublishResult(run_id, counts, published_at, masked(serving_dsn))
+
+
+def published_info(serving_dsn: str) -> dict | None:
+    """What the serving database's `marts` holds now (run id, time, tables), or None if nothing was published.
+
+    The same shape as ingestion.publish.published_info for the DuckDB serving file.
+    """
+    con = connect(serving_dsn)
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT to_regclass('marts._published') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return None
+            cur.execute("SELECT run_id, published_at, tables FROM marts._published")
+            row = cur.fetchone()
+    finally:
+        con.close()
+    return {"run_id": row[0], "published_at": row[1], "tables": row[2]} if row else None
 
 
 def _stream_table(src_cur, dst_cur, schema: str, table: str, columns: list[str]) -> int:

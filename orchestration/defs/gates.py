@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingestion.settings import Settings
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, postgres_target
 
 MAX_SAMPLE_ROWS = 5  # per failed expectation, in the check's metadata (the report keeps 20)
 
@@ -41,6 +41,17 @@ def check_result_from_suite(result, report_path: str) -> dg.AssetCheckResult:
     )
 
 
+def validation_target(suite_name: str, duckdb: WarehouseResource) -> str:
+    """Where a suite's table lives: raw in the DuckDB file (it is loaded there, and Postgres holds a copy of
+    it); the dbt models in Postgres with SALESDW_TARGET=postgres (a SQLAlchemy URL), else the same file."""
+    target = postgres_target()
+    if target is None or suite_name.split(".", 1)[0] == "raw":
+        return duckdb.path
+    from ingestion.targets.postgres import sqlalchemy_url
+
+    return sqlalchemy_url(target.postgres_dsn)
+
+
 def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key,
@@ -55,7 +66,7 @@ def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg
         from expectations.suites import all_suites
 
         suite = all_suites()[suite_name]
-        result = validate(duckdb.path, suite)
+        result = validate(validation_target(suite_name, duckdb), suite)
         report_dir = Settings.from_env().report_dir
         path = save_result(report_dir, context.run.run_id, result)
         for r in result.failures:

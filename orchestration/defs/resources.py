@@ -9,10 +9,22 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from ingestion.settings import Settings
+from ingestion.settings import Settings, TargetSettings
 from ingestion.warehouse import connect
 
 WRITER_POOL = "warehouse_writer"  # DuckDB allows one writing process: every writer joins this pool
+
+
+def postgres_target() -> TargetSettings | None:
+    """SALESDW_TARGET=postgres and its DSNs, or None for the DuckDB default.
+
+    Read when a step runs, like Settings.from_env() in the steps, and deliberately not resource config: the
+    DSN carries a password, and resource config is shown in the Dagster UI. With Postgres, the raw loads
+    still run in the DuckDB file above (the landing and validation engine) and each raw asset replicates
+    what it loaded; dbt, the model gates and publish work in Postgres.
+    """
+    target = TargetSettings.from_env()
+    return target if target.target == "postgres" else None
 
 
 class WarehouseResource(dg.ConfigurableResource):

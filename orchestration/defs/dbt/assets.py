@@ -107,13 +107,21 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
 @dg.definitions
 def defs() -> dg.Definitions:
     project = salesdw_dbt_project()
-    # dbt runs as a subprocess that inherits this environment: give it the warehouse path.
-    os.environ.update({k: v for k, v in dbt_env().items() if k not in os.environ})
+    env = dbt_env()
+    # dbt runs as a subprocess that inherits this environment: give it the warehouse path. With
+    # SALESDW_TARGET=postgres, the connection settings derive from SALESDW_POSTGRES_DSN and always follow it.
+    os.environ.update(
+        {k: v for k, v in env.items() if k not in os.environ or k.startswith("SALESDW_PG_") or k == "PGTZ"}
+    )
     return dg.Definitions(
         assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()],
         resources={
             "dbt": DbtCliResource(
-                project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+                project_dir=project,
+                profiles_dir=str(project.profiles_dir),
+                dbt_executable=DBT_EXECUTABLE,
+                # None (the profile's default, DuckDB) unless SALESDW_TARGET=postgres set it (dbt_env)
+                target=env.get("DBT_TARGET") or None,
             )
         },
     )

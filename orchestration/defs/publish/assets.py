@@ -1,4 +1,4 @@
-"""Publish: copy the audited marts into the read-only serving file, atomically."""
+"""Publish: copy the audited marts into the read-only serving file (or Postgres database), atomically."""
 
 import dagster as dg
 
@@ -6,7 +6,7 @@ from ingestion.publish import publish_marts
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import manifest_models
 from orchestration.defs.dbt.translator import SalesdwTranslator
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, postgres_target
 
 
 def build_publish_asset() -> dg.AssetsDefinition:
@@ -28,6 +28,8 @@ def build_publish_asset() -> dg.AssetsDefinition:
         ),
     )
     def publish(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+        if (pg_target := postgres_target()) is not None:
+            return _publish_postgres(context, pg_target, tables)
         target = Settings.from_env().marts
         result = publish_marts(duckdb.path, target, run_id=context.run.run_id, tables=tables)
         context.log.info(f"published {len(result.tables)} marts to {result.path}")
@@ -40,6 +42,25 @@ def build_publish_asset() -> dg.AssetsDefinition:
         )
 
     return publish
+
+
+def _publish_postgres(context: dg.AssetExecutionContext, target, tables: list[str]) -> dg.MaterializeResult:
+    """SALESDW_TARGET=postgres: the marts dbt built in Postgres go to the serving database's `marts` schema."""
+    from ingestion.targets import postgres as pg
+
+    serving = pg.marts_dsn(target.postgres_dsn, target.postgres_marts_dsn)
+    result = pg.publish(target.postgres_dsn, serving, context.run.run_id, tables=tables)
+    context.log.info(
+        f"published {len(result.tables)} marts to {result.target} (schema marts, role {pg.BI_ROLE})"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "path": result.target,  # the serving database, password masked
+            "tables": len(result.tables),
+            "rows": dg.MetadataValue.json(result.tables),
+            "bi_role": pg.BI_ROLE,
+        }
+    )
 
 
 @dg.definitions

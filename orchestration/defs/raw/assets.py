@@ -1,10 +1,16 @@
-"""One Dagster asset per contract object: load that object's new landing files into raw."""
+"""One Dagster asset per contract object: load that object's new landing files into raw.
+
+With SALESDW_TARGET=postgres the load still runs in DuckDB (the landing and validation engine), and the
+same step then replicates the object's raw table and the audit tables into Postgres: the raw layer is the
+same in both places whenever the asset is materialised (file drops, connector pulls, backfills), and the
+asset graph, its gates and the schedules and sensors that request it stay exactly as with DuckDB.
+"""
 
 import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.loader import Loader
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, postgres_target
 
 
 def raw_key(obj: SourceObject) -> dg.AssetKey:
@@ -38,6 +44,7 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
         with duckdb.connect() as con:
             result = Loader(con, duckdb.landing, run_id=context.run.run_id).load_object(obj, on_file=progress)
             total_rows = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
+            replicated = _replicate(context, con, obj)
         for fr in result.refused:
             context.log.error(f"refused {fr.message}")
         return dg.MaterializeResult(
@@ -48,10 +55,27 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
                 "rows_quarantined": result.rows_quarantined,
                 "current_rows": total_rows,
                 "refused": dg.MetadataValue.md("\n".join(f"- {f.message}" for f in result.refused) or "none"),
+                **replicated,
             }
         )
 
     return _load
+
+
+def _replicate(context: dg.AssetExecutionContext, con, obj: SourceObject) -> dict:
+    """Postgres target: copy what this load wrote into Postgres raw/audit; metadata for the materialisation."""
+    target = postgres_target()
+    if target is None:
+        return {}
+    from ingestion.targets import postgres as pg
+
+    report = pg.replicate_raw(con, target.postgres_dsn, objects=[obj])
+    context.log.info(f"{report.summary()} ({pg.masked(target.postgres_dsn)})")
+    return {
+        "rows_replicated": report.rows_copied,
+        "replicated_to": pg.masked(target.postgres_dsn),
+        "replication": dg.MetadataValue.json({t.table: [t.mode, t.rows_copied] for t in report.tables}),
+    }
 
 
 raw_assets = [_build(o) for o in OBJECTS]

@@ -26,6 +26,10 @@ run: setup ## run the whole pipeline once (demo data when the landing zone is em
 test: setup ## the whole test suite
 	$(BIN)/python -m pytest -q
 
+.PHONY: test-reliability
+test-reliability: setup ## faults, bad inputs, delivery order, security, with figures (SOAK=1: every kill point)
+	SALESDW_SOAK=$(or $(SOAK),$(SALESDW_SOAK),0) $(BIN)/python -m pytest -q -rs tests/reliability
+
 lint: setup ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,8 +48,8 @@ docs: setup ## dbt docs (lineage from sources to marts, every column described) 
 	cd dbt_project && SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --profiles-dir . \
 		&& SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
-bench: setup ## loader throughput vs DuckDB's own readers (SCALE=10 by default)
-	$(BIN)/python -m ingestion.bench --scale $${SCALE:-10}
+bench: setup ## every stage vs its DuckDB floor, as ratios (SCALE=10 by default; SCALES=1,10,50 for several)
+	$(BIN)/python -m benchmarks.run $${SCALES:+--scales $$SCALES} --scale $${SCALE:-10}
 
 report: setup ## rebuild the data-quality report (data/reports/index.html)
 	$(BIN)/salesdw report

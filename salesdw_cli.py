@@ -9,13 +9,13 @@ from pathlib import Path
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingestion.settings import Settings
-    from ingestion.warehouse import WarehouseLockedError
+    from ingestion.warehouse import WarehouseError
     from orchestration.runner import run_pipeline
 
     settings = Settings.from_env()
     try:
         summary = run_pipeline(settings)
-    except WarehouseLockedError as exc:
+    except WarehouseError as exc:  # locked, read-only or full: the message names the cause and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.render(settings))
@@ -56,17 +56,27 @@ def _cmd_load(args: argparse.Namespace) -> int:
     """Load a landing zone without Dagster: for debugging a delivery."""
     from ingestion.loader import load_landing
     from ingestion.settings import Settings
-    from ingestion.warehouse import connect
+    from ingestion.warehouse import WarehouseError, connect
 
     s = Settings.from_env()
     landing = Path(args.landing) if args.landing else s.landing_dir
-    with connect(args.warehouse or s.warehouse) as con:
-        report = load_landing(con, landing)
+    try:
+        with connect(args.warehouse or s.warehouse) as con:
+            report = load_landing(con, landing)
+    except WarehouseError as exc:  # locked, read-only or full: the message names the cause and the fix
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for f in report.files:
         if f.status != "already_loaded":
             print(f"{f.status:<15}{f.rows_loaded:>10,}{f.rows_quarantined:>8,}  {f.file}  {f.message}")
     print(report.totals())
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.run import main as bench
+
+    return bench(["--scales", args.scale] + (["--out", args.out] if args.out else []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--landing", help="landing zone (default: SALESDW_LANDING_DIR)")
     p.add_argument("--warehouse", help="warehouse file (default: SALESDW_WAREHOUSE)")
     p.set_defaults(func=_cmd_load)
+
+    p = sub.add_parser("bench", help="benchmark every stage against DuckDB's own speed (data/bench/)")
+    p.add_argument("--scale", default="10", help="demo scale, or several: 1,10,50")
+    p.add_argument("--out", help="results folder (default: data/bench)")
+    p.set_defaults(func=_cmd_bench)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -42,6 +42,22 @@ SCHEME = "duckdb+salesdw"
 _REGEX_OPERATORS = {"~": False, "!~": True}  # PostgreSQL regex operator -> negated?
 
 
+def _sqla_type(duckdb_type: str) -> Any:
+    """The SQLAlchemy type for a DuckDB type name, as PostgreSQL's reflection would name it."""
+    from sqlalchemy.dialects.postgresql.base import ischema_names
+    from sqlalchemy.types import NullType
+
+    base = duckdb_type.split("(", 1)[0].strip().lower()
+    aliases = {
+        "varchar": "character varying",
+        "decimal": "numeric",
+        "double": "double precision",
+        "hugeint": "numeric",
+        "ubigint": "bigint",
+    }
+    return ischema_names.get(aliases.get(base, base), NullType)()
+
+
 class _BufferedExecutionContext(_DuckDBDialect.execution_ctx_cls):  # type: ignore[name-defined,misc]
     """Fetch a statement's rows right after it ran, before anything can roll the connection back."""
 
@@ -89,6 +105,22 @@ class BufferedDuckDBDialect(_DuckDBDialect):
             dbapi_connection.execute("SET TimeZone = 'UTC'")
 
         return set_utc
+
+    def get_columns(self, connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> list:
+        """Columns from DuckDB's own catalog in one small query. GE reflects every validated table;
+        duckdb_engine answers through PostgreSQL's pg_catalog emulation, which cost ~0.2 s a table
+        here (a quarter of a small suite's run time)."""
+        rows = connection.exec_driver_sql(
+            "SELECT column_name, data_type, is_nullable, column_default FROM duckdb_columns() "
+            "WHERE schema_name = $1 AND table_name = $2 ORDER BY column_index",
+            (schema or "main", table_name),
+        ).fetchall()
+        if not rows:  # not a plain table or view of this catalog: let duckdb_engine decide
+            return super().get_columns(connection, table_name, schema=schema, **kw)
+        return [
+            {"name": name, "type": _sqla_type(data_type), "nullable": bool(nullable), "default": default}
+            for name, data_type, nullable, default in rows
+        ]
 
     @property
     def dialect(self) -> type[BufferedDuckDBDialect]:

@@ -34,7 +34,9 @@ def scan_landing(
                 continue
             sha = sha256_file(path)
             state[rel] = [st.st_size, st.st_mtime_ns, sha]
-            if sha not in known_shas:
+            # Unversioned objects: a new batch name with old bytes may be a record's return to an earlier
+            # state (the later batch wins), so it is new too; the loader skips rows that change nothing.
+            if sha not in known_shas or (obj.version is None and prior is None):
                 known_shas.add(sha)
                 new.setdefault(obj.table, []).append(rel)
     # Keep hashes of files since removed from the landing zone, so their re-delivery stays a no-op.

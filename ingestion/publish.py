@@ -47,6 +47,11 @@ def publish_marts(
     marts_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = marts_path.with_name(f".{marts_path.name}.{uuid.uuid4().hex}.tmp")
     con = connect(warehouse)
+    # Holding the warehouse's write lock, no other publish from it is running: a leftover temporary file
+    # is from a publish that was killed mid-copy, never renamed; it is garbage, never served.
+    for pattern in (f".{marts_path.name}.*.tmp", f".{marts_path.name}.*.tmp.wal"):
+        for stale in marts_path.parent.glob(pattern):
+            stale.unlink(missing_ok=True)
     try:
         available = [
             r[0]

@@ -71,6 +71,12 @@ def csv_columns_from_header(path: Path) -> list[str]:
             return []
         except csv.Error as exc:
             raise RefusedFile(f"the header line is not valid CSV ({exc})") from exc
+    if any("\ufffd" in h or any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in h) for h in header):
+        # Binary data or another encoding; a NUL would also cut the SQL text DuckDB receives short.
+        raise RefusedFile(
+            "the header is not UTF-8 text (control characters or invalid bytes in column names); "
+            "export the file as UTF-8 CSV"
+        )
     if any(not h.strip() for h in header):
         raise RefusedFile("the header has an empty column name; every column needs a field name")
     lowered = [h.lower() for h in header]

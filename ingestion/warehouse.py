@@ -10,8 +10,50 @@ import duckdb
 from ingestion.contract import META_COLUMNS, OBJECTS, SQL_TYPES, SourceObject
 
 
-class WarehouseLockedError(RuntimeError):
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be opened or written; the message says why and what to do."""
+
+
+class WarehouseLockedError(WarehouseError):
     """Another process holds the DuckDB file: DuckDB allows one writer at a time."""
+
+
+class WarehouseWriteError(WarehouseError):
+    """The operating system refused a write to the warehouse (disk full, read-only, too large)."""
+
+
+# OS errors as DuckDB and Python word them -> what the operator should do about it.
+_WRITE_FAILURES = {
+    "no space left on device": "free disk space on the warehouse's volume",
+    "disk quota exceeded": "raise the disk quota or free space",
+    "file too large": "raise the file size limit (ulimit -f) or move the warehouse",
+    "read-only file system": "mount the warehouse's volume writable or point SALESDW_WAREHOUSE elsewhere",
+    "permission denied": "give this user write access to the warehouse file and its folder",
+}
+
+
+def _os_cause(exc: BaseException) -> tuple[str, str] | None:
+    text = str(exc).lower()
+    return next(((c, a) for c, a in _WRITE_FAILURES.items() if c in text), None)
+
+
+def write_failure(
+    con: duckdb.DuckDBPyConnection, what: str, exc: BaseException
+) -> WarehouseWriteError | None:
+    """A clear error for a write the operating system refused while loading `what`, else None."""
+    found = _os_cause(exc)
+    if found is None:
+        return None
+    try:
+        db = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()[0]
+    except duckdb.Error:
+        db = "the warehouse"
+    return WarehouseWriteError(
+        f"{what}: could not write to {db}: {found[0]}. Nothing of this file was loaded (its transaction was "
+        f"rolled back). To fix: {found[1]}, then run again; files loaded before are skipped."
+    )
 
 
 def quote_ident(name: str) -> str:
@@ -50,6 +92,11 @@ def connect(
                 f"The warehouse {path} is locked by {who}. DuckDB allows one writer at a time: wait for the "
                 f"other salesdw run to finish, or close the program holding the file (BI tools should read "
                 f"the published marts file, not the warehouse)."
+            ) from exc
+        found = None if read_only else _os_cause(exc)
+        if found:
+            raise WarehouseWriteError(
+                f"Cannot open the warehouse {path} for writing: {found[0]}. To fix: {found[1]}."
             ) from exc
         raise
     con.execute("SET TimeZone = 'UTC'")

@@ -1,0 +1,1 @@
+"""End-to-end benchmark of salesdw against DuckDB's own floors: `python -m benchmarks.run --scale N`."""

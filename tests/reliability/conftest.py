@@ -1,0 +1,93 @@
+"""Reliability suite: the figures each test records are printed at the end of the pytest run.
+
+`SALESDW_SOAK=1` turns on the long runs (every kill point of the full pipeline); without it only a
+small subset runs, so `make test` stays within a few minutes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+FIGURES: Counter[str] = Counter()
+NOTES: list[str] = []
+
+SOAK = os.environ.get("SALESDW_SOAK", "") not in ("", "0")
+soak = pytest.mark.skipif(not SOAK, reason="soak run: set SALESDW_SOAK=1 (make test-reliability SOAK=1)")
+
+
+BIG = "activity/events/2099-01-01T000000_9999_reexport.jsonl"  # a re-export: seconds to load, no new data
+
+
+@pytest.fixture(scope="session")
+def pipeline_landing(tmp_path_factory) -> Path:
+    """The demo landing zone (scale 0.05) plus one large file (every event again, 5 times): a re-export
+    that takes seconds to load, so a kill can land in the middle of a file load, and changes nothing."""
+    from ingestion.demo.generator import generate
+
+    root = tmp_path_factory.mktemp("pipeline_landing") / "landing"
+    generate(root, scale=0.05, seed=7)
+    body = b"".join(p.read_bytes() for p in sorted((root / "activity/events").glob("*.jsonl")))
+    (root / BIG).write_bytes(body * 5)
+    return root
+
+
+@pytest.fixture(scope="session")
+def pipeline_reference(pipeline_landing, tmp_path_factory) -> dict:
+    """One uninterrupted `salesdw run` (a subprocess with planted fake secrets in its environment): the
+    state every killed-then-rerun pipeline must reach, its serving file (the scenarios' 'previous good
+    publication'), and everything it wrote or printed, for the secret scan."""
+    from tests.reliability.support import env_for, marts_state, run_to_end, warehouse_state
+
+    root = tmp_path_factory.mktemp("pipeline_ref")
+    env = env_for(root, pipeline_landing)
+    proc = run_to_end(env)
+    marts = Path(env["SALESDW_MARTS"])
+    return {
+        "root": root,
+        "output": proc.lines,
+        "warehouse": warehouse_state(Path(env["SALESDW_WAREHOUSE"])),
+        "marts": marts_state(marts),
+        "marts_file": marts,
+    }
+
+
+def record(**counts: int) -> None:
+    FIGURES.update(counts)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not FIGURES:
+        return
+    tr = terminalreporter
+    tr.section("salesdw reliability figures")
+    groups = {
+        "bad-input corpus": (
+            "corpus_tried",
+            "corpus_refused",
+            "corpus_quarantined",
+            "corpus_loaded",
+            "corpus_rows_in",
+            "corpus_rows_quarantined",
+            "corpus_lost",
+        ),
+        "delivery order": (
+            "deliveries_duplicate",
+            "deliveries_out_of_order",
+            "deliveries_late",
+            "deliveries_absorbed",
+            "deliveries_lost_versions",
+        ),
+        "kill -9": ("kill_points_tried", "kill_points_survived"),
+        "environment faults": ("env_faults_tried", "env_faults_survived"),
+        "security": ("security_checks_tried", "security_checks_passed"),
+    }
+    for title, keys in groups.items():
+        shown = [f"{k.split('_', 1)[1]}={FIGURES[k]}" for k in keys if k in FIGURES]
+        if shown:
+            tr.write_line(f"{title:<20} " + "  ".join(shown))
+    for note in NOTES:
+        tr.write_line(f"  {note}")

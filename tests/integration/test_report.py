@@ -304,3 +304,24 @@ def test_summary_renders_offline(report, tmp_path):
     assert marts == set(MARTS)
     shot = screenshot(report["index"], tmp_path / "summary.png", height=1600)
     assert shot.stat().st_size > 20_000
+
+
+def test_report_asset_says_it_is_not_built_on_the_postgres_target(tmp_path: Path, monkeypatch):
+    """On Postgres the DuckDB file holds raw and audit only: a report from it would vouch for unchecked marts."""
+    import dagster as dg
+
+    from orchestration.defs.report.assets import data_quality_report
+    from orchestration.defs.resources import WarehouseResource
+
+    monkeypatch.setenv("SALESDW_TARGET", "postgres")
+    monkeypatch.setenv("SALESDW_POSTGRES_DSN", "postgresql://u:not-a-real-password@127.0.0.1:1/none")
+    result = dg.materialize(
+        [data_quality_report],
+        resources={"duckdb": WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(tmp_path))},
+    )
+    assert result.success
+    [mat] = result.get_asset_materialization_events()
+    metadata = mat.materialization.metadata
+    assert metadata["status"].value == "not built"
+    assert "DuckDB only" in metadata["headline"].value
+    assert not (tmp_path / "reports" / "index.html").exists()

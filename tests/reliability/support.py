@@ -113,6 +113,21 @@ def opened(name: str) -> Callable[[Proc], bool]:
     return lambda p: p.has_open(name)
 
 
+def opened_then_closed(name: str) -> Callable[[Proc], bool]:
+    """True from the first moment `name` is no longer open after having been: for a file the loader reads,
+    hashing is done and the load's parse/typing/write is under way, whatever the machine's speed (a fixed
+    delay after the open was missed on a quiet machine, where the whole load fitted in it)."""
+    seen = {"open": False}
+
+    def trigger(p: Proc) -> bool:
+        if p.has_open(name):
+            seen["open"] = True
+            return False
+        return seen["open"]
+
+    return trigger
+
+
 def appears(folder: Path, glob: str) -> Callable[[Proc], bool]:
     return lambda p: any(folder.glob(glob))
 

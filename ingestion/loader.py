@@ -3,15 +3,24 @@
 One file is one transaction: its good rows land in `raw.<table>`, its bad rows in `audit.quarantine`
 and its outcome in `audit.load_log`, or, if anything fails, none of them. Parsing and validation run
 inside DuckDB (its CSV reader with reject tables, its JSON functions), never row by row in Python.
+
+Consecutive new files of one object with the same columns are read, validated and written together,
+as one transaction (a "group"): one multi-file scan uses both cores and pays the per-statement and
+per-commit costs once (48 event files: 3x faster than file by file). The outcome is the same as file by
+file, row for row (row numbers, duplicate handling, versions kept, quarantine, load log per file); a
+group that meets anything unusual (an unparseable row, a read error, a batch older than raw's newest)
+is rolled back and its files are loaded one by one, by the tolerant path.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +41,11 @@ from ingestion.warehouse import (
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 128 * 1024 * 1024  # a 10 MB field is legitimate data, not a reason to refuse a file
+# Input bytes read as one group: bounds the memory of a group's temp tables (about 4x its input).
+MAX_GROUP_BYTES = int(os.environ.get("SALESDW_LOAD_GROUP_MB", "1024")) * 1024 * 1024
+FILE_COL = (
+    "_salesdw_file"  # the file a row came from, in a group's _stage (contract names never start with _)
+)
 
 
 @dataclass
@@ -54,6 +68,17 @@ class Prepared:
     mode: str  # how _stage holds rows: csv | json_columns | json_lines
     n_rejects: int  # rows DuckDB's CSV reader could not parse (in temp._rejects)
     n_staged: int
+
+
+@dataclass
+class _GroupFile:
+    """A new file loaded as part of a group."""
+
+    path: Path
+    rel: str
+    sha: str
+    size: int
+    schema: tuple[str, ...]  # CSV header, or the JSON keys found in the file (sorted)
 
 
 @dataclass
@@ -169,14 +194,19 @@ class Loader:
                 result.files.append(fr)
                 if on_file:
                     on_file(fr)
-        for path in files:
-            fr = self.load_file(obj, path)
-            result.files.append(fr)
-            if on_file:
-                on_file(fr)
+        for step in self._plan(obj, files):
+            if isinstance(step, list):
+                done = self._load_group(obj, step)
+            else:
+                path, sha = step
+                done = [self.load_file(obj, path, sha=sha)]
+            for fr in done:
+                result.files.append(fr)
+                if on_file:
+                    on_file(fr)
         return result
 
-    def load_file(self, obj: SourceObject, path: Path) -> FileResult:
+    def load_file(self, obj: SourceObject, path: Path, *, sha: str | None = None) -> FileResult:
         try:
             rel = path.relative_to(self.landing_dir).as_posix()
         except ValueError:
@@ -185,7 +215,7 @@ class Loader:
             # Callers may pass names from outside (a sensor, an API): never read beyond the landing zone.
             return self._refuse_unread(obj, rel, f"is outside the landing zone {self.landing_dir}; not read")
         started = time.perf_counter()
-        sha = sha256_file(path)
+        sha = sha or sha256_file(path)
         size = path.stat().st_size
         prior = _already_loaded(self.con, obj.table, sha, rel)
         # Without a version stamp the later batch wins: the same bytes as an earlier batch, under a later
@@ -226,6 +256,262 @@ class Loader:
         fr.seconds = time.perf_counter() - started
         return fr
 
+    # -- groups of files --------------------------------------------------------------------------
+    def _plan(self, obj: SourceObject, files: list[Path]) -> list[list[_GroupFile] | tuple[Path, str | None]]:
+        """The object's files in batch order, as steps: a group (consecutive new files with the same
+        columns, ready for one multi-file read) or one file for load_file (with its hash, when known).
+
+        A file goes alone when anything about it needs the file-by-file path's care: Parquet, empty, seen
+        before (same name or same bytes), a header or JSON keys it cannot stage as columns."""
+        steps: list[list[_GroupFile] | tuple[Path, str | None]] = []
+        group: list[_GroupFile] = []
+
+        def flush() -> None:
+            if len(group) > 1:
+                steps.append(list(group))
+            elif group:
+                steps.append((group[0].path, group[0].sha))
+            group.clear()
+
+        candidates: list[_GroupFile | tuple[Path, str | None]] = []
+        seen_sha: set[str] = set()
+        seen_stem: set[str] = set()
+        sizes = {p: p.stat().st_size for p in files}
+        to_hash = [p for p in files if sizes[p] and p.suffix.lower() != ".parquet"]
+        # hashlib releases the GIL: both cores hash (1.5 GB of scale-10 files: 2.3 s instead of 4.6 s)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            shas = dict(zip(to_hash, pool.map(sha256_file, to_hash), strict=True))
+        for path in files:
+            size = sizes[path]
+            if path not in shas:
+                candidates.append((path, None))
+                continue
+            sha = shas[path]
+            rel = path.relative_to(self.landing_dir).as_posix()
+            if sha in seen_sha or path.stem in seen_stem or _already_loaded(self.con, obj.table, sha, rel):
+                candidates.append((path, sha))
+                continue
+            seen_sha.add(sha)
+            seen_stem.add(path.stem)
+            candidates.append(_GroupFile(path, rel, sha, size, ()))
+        schemas = self._schemas(obj, [c.path for c in candidates if isinstance(c, _GroupFile)])
+        for c in candidates:
+            schema = schemas.get(c.path) if isinstance(c, _GroupFile) else None
+            if not isinstance(c, _GroupFile) or schema is None:
+                flush()
+                steps.append(c if not isinstance(c, _GroupFile) else (c.path, c.sha))
+                continue
+            c.schema = schema
+            if group and (group[0].schema != schema or sum(g.size for g in group) + c.size > MAX_GROUP_BYTES):
+                flush()
+            group.append(c)
+        flush()
+        return steps
+
+    def _schemas(self, obj: SourceObject, paths: list[Path]) -> dict[Path, tuple[str, ...]]:
+        """Each file's columns when it can be staged as columns in a group (others are left out)."""
+        out: dict[Path, tuple[str, ...]] = {}
+        if obj.kind == "csv":
+            for p in paths:
+                try:
+                    header = csv_columns_from_header(p)
+                except RefusedFile:
+                    continue
+                lowered = {h.lower() for h in header}
+                if header and obj.key.lower() in lowered and FILE_COL not in lowered:
+                    out[p] = tuple(header)
+            return out
+        if len(paths) < 2:
+            return out
+        found: dict[str, list[str]] = {}
+        # One scan for all files; when a file has a line that is not a JSON object the scan fails, and
+        # each file is asked alone, so only the odd one takes the tolerant path.
+        for batch in [paths] + [[p] for p in paths]:
+            lst = "[" + ", ".join(quote_literal(str(p)) for p in batch) + "]"
+            try:
+                rows = self.con.execute(
+                    f"SELECT filename, list_sort(list(DISTINCT k)) FROM (SELECT filename, unnest(json_keys(json)) "
+                    f"AS k FROM read_ndjson_objects({lst}, filename = true, maximum_object_size = {MAX_LINE_BYTES})) "
+                    "GROUP BY ALL"
+                ).fetchall()
+            except duckdb.Error:
+                continue
+            found.update({r[0]: r[1] for r in rows})
+            if batch is paths:
+                break
+        for p in paths:
+            keys = found.get(str(p)) or []
+            lowered = [k.lower() for k in keys]
+            if keys and len(set(lowered)) == len(keys) and not any(k.startswith("_") for k in keys):
+                out[p] = tuple(keys)
+        return out
+
+    def _load_group(self, obj: SourceObject, group: list[_GroupFile]) -> list[FileResult]:
+        """Load several new files of one object as one transaction, or fall back to them one by one."""
+        started = time.perf_counter()
+        try:
+            try:
+                results = self._try_group(obj, group, started)
+            except (duckdb.Error, OSError) as exc:
+                # Disk full, read-only or vanished warehouse: say so, as load_file does; anything else
+                # DuckDB raised is left to the file-by-file path, which refuses or reports it per file.
+                failure = write_failure(self.con, f"{group[0].rel} and {len(group) - 1} more files", exc)
+                if failure is not None:
+                    raise failure from exc
+                raise _GroupFallback(_first_line(exc)) from exc
+        except _GroupFallback as why:
+            self._drop_temp()
+            log.info("%s: %d files loaded one by one (%s)", obj.table, len(group), why)
+            return [self.load_file(obj, g.path, sha=g.sha) for g in group]
+        finally:
+            self._drop_temp()
+        total = sum(g.size for g in group) or 1
+        elapsed = time.perf_counter() - started
+        for g, fr in zip(group, results, strict=True):
+            fr.seconds = elapsed * g.size / total  # its share of the group's time
+        return results
+
+    def _try_group(self, obj: SourceObject, group: list[_GroupFile], started: float) -> list[FileResult]:
+        con = self.con
+        table = quote_ident(obj.table)
+        key = quote_ident(obj.key)
+        columns = list(group[0].schema)
+        lst = "[" + ", ".join(quote_literal(str(g.path)) for g in group) + "]"
+        if obj.version is None:
+            # Without a version stamp the later batch wins; a group's rows are compared with raw's latest
+            # version only, which is file-by-file's rule when every batch is newer than raw's.
+            newest = con.execute(f"SELECT max(_batch) FROM raw.{table}").fetchone()[0]
+            if newest is not None and min(g.path.stem for g in group) <= newest:
+                raise _GroupFallback("a batch is not newer than raw's newest")
+        try:
+            if obj.kind == "csv":
+                # File by file into one table: DuckDB's multi-file CSV scan was seen to drop a file's last
+                # rows without a reject (an unterminated quote at the end of a later file); a scan of
+                # one file reports them.
+                colspec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
+                for i, g in enumerate(group):
+                    scan = (
+                        f"SELECT *, {quote_literal(str(g.path))} AS {FILE_COL} FROM read_csv({quote_literal(str(g.path))}, "
+                        f"header = true, columns = {colspec}, delim = ',', quote = '\"', escape = '\"', "
+                        "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
+                        f"strict_mode = true, auto_detect = false, max_line_size = {MAX_LINE_BYTES})"
+                    )
+                    con.execute(f"INSERT INTO _stage {scan}" if i else f"CREATE TEMP TABLE _stage AS {scan}")
+                    if con.execute("SELECT count(*) FROM _rejects").fetchone()[0]:
+                        raise _GroupFallback(f"{g.rel} has rows the CSV reader could not parse")
+                mode = "csv"
+            else:
+                colspec = "{" + ", ".join(f"{quote_literal(k)}: 'JSON'" for k in columns) + "}"
+                con.execute(
+                    f"CREATE TEMP TABLE _stage AS SELECT * FROM read_json({lst}, format = 'newline_delimited', "
+                    f"columns = {colspec}, maximum_object_size = {MAX_LINE_BYTES}, filename = '{FILE_COL}')"
+                )
+                mode = "json_columns"
+        except duckdb.Error as exc:
+            raise _GroupFallback(_first_line(exc)) from exc
+        values = ", ".join(
+            f"({i}, {_sql_values([str(g.path), g.rel, g.path.stem, f'{obj.table}:{g.sha[:20]}'])})"
+            for i, g in enumerate(group)
+        )
+        con.execute(
+            "CREATE TEMP TABLE _files (_ord INTEGER, _file VARCHAR, _rel VARCHAR, _batch VARCHAR, _load_id VARCHAR)"
+        )
+        con.execute(f"INSERT INTO _files VALUES {values}")
+        # A multi-file scan keeps files and rows in order (insertion order is preserved): a row's number
+        # in its file is its distance from the file's first row.
+        group_src = (
+            f"SELECT s.rowid AS _rid, s.rowid - f._start + 1 AS _row_number, f._ord, s.* EXCLUDE ({FILE_COL}) "
+            f"FROM _stage s JOIN (SELECT {FILE_COL}, min(st.rowid) AS _start, any_value(_ord) AS _ord FROM _stage st "
+            f"JOIN _files ON _file = {FILE_COL} GROUP BY ALL) f USING ({FILE_COL})"
+        )
+        typed_select, extra_cols, raw_expr = build_typed_select(con, obj, columns, mode, group_src=group_src)
+        con.execute(f"CREATE TEMP TABLE _typed AS {typed_select}")
+        counts = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                "SELECT _ord, count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed GROUP BY ALL"
+            ).fetchall()
+        }
+        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(extra_cols)
+        meta_cols = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
+        sel = ", ".join(f"t.{quote_ident(c)}" for c in target_cols)
+        good = "len(t._errors) = 0 AND t._first_of_dupes"
+        if obj.version:
+            # A version is stored once: not if raw has it, and only from the first file of the group.
+            new_rows = (
+                f"FROM _typed t JOIN _files f USING (_ord) "
+                # an explicit anti join: NOT EXISTS became a delim join that first aggregated every row
+                f"ANTI JOIN raw.{table} r ON r.{key} = t.{key} AND r._record_hash = t._record_hash "
+                f"LEFT JOIN (SELECT {key}, _record_hash, min(_ord) AS _first FROM _typed t WHERE {good} "
+                f"AND hash({key}, _record_hash) IN (SELECT hash({key}, _record_hash) FROM _typed t WHERE {good} "
+                "GROUP BY ALL HAVING count(*) > 1) "  # the same 64-bit prefilter as build_typed_select's dupes
+                f"GROUP BY ALL HAVING count(*) > 1) x ON x.{key} = t.{key} AND x._record_hash = t._record_hash "
+                f"WHERE {good} AND (x._first IS NULL OR t._ord = x._first)"
+            )
+        else:
+            # The latest batch wins: a row is a new version unless the version before it (in raw, or in an
+            # earlier file of the group) has the same content.
+            new_rows = (
+                f"FROM (SELECT *, lag(_record_hash) OVER (PARTITION BY {key} ORDER BY _ord) AS _prev "
+                f"FROM _typed t WHERE {good}) t JOIN _files f USING (_ord) "
+                f"LEFT JOIN (SELECT {key}, arg_max(_record_hash, (_batch, _row_number)) AS _latest FROM raw.{table} "
+                f"WHERE {key} IN (SELECT {key} FROM _typed) GROUP BY ALL) l ON l.{key} = t.{key} "
+                "WHERE coalesce(t._prev, l._latest) IS DISTINCT FROM t._record_hash"
+            )
+        con.execute("BEGIN TRANSACTION")
+        try:
+            self._add_columns(obj, extra_cols)
+            con.execute(
+                f"INSERT INTO raw.{table} ({', '.join(quote_ident(c) for c in target_cols + meta_cols)}) "
+                f"SELECT {sel}, t._record_hash, f._load_id, current_timestamp, f._rel, f._batch, t._row_number "
+                f"{new_rows}"
+            )
+            loaded = dict(
+                con.execute(
+                    f"SELECT _load_id, count(*) FROM raw.{table} WHERE _load_id IN (SELECT _load_id FROM _files) GROUP BY ALL"
+                ).fetchall()
+            )
+            if any(bad for _, bad in counts.values()):
+                con.execute(
+                    f"INSERT INTO audit.quarantine SELECT f._load_id, {_sql_values([obj.source, obj.name, obj.table])}, "
+                    f"f._rel, t._row_number, CAST(t.{key} AS VARCHAR), t._errors[1].code, "
+                    f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {raw_expr}, current_timestamp "
+                    f"FROM _typed t JOIN _files f USING (_ord) JOIN (SELECT rowid AS _rid, * FROM _stage) s USING (_rid) "
+                    "WHERE len(t._errors) > 0 ORDER BY t._ord, t._row_number"
+                )
+            results = []
+            for i, g in enumerate(group):
+                n_rows, n_bad = counts.get(i, (0, 0))
+                load_id = f"{obj.table}:{g.sha[:20]}"
+                fr = FileResult(g.rel, obj.table, "loaded", rows_in=n_rows, rows_quarantined=n_bad)
+                fr.rows_loaded = loaded.get(load_id, 0)
+                fr.rows_unchanged = n_rows - fr.rows_loaded - n_bad
+                if n_rows == 0:
+                    fr.message = "no records (header only)" if mode == "csv" else "no records"
+                self._log(obj, g.rel, g.sha, g.size, fr, started, load_id=load_id)
+                results.append(fr)
+            con.execute("COMMIT")
+        except BaseException:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                pass
+            raise
+        return results
+
+    def _add_columns(self, obj: SourceObject, extra_cols: dict[str, str]) -> None:
+        """Columns that arrived but are not in the contract are kept, as text/JSON (in the open transaction)."""
+        con = self.con
+        # (the catalog query costs ~15 ms a file: only ask when the file brought extra columns)
+        existing = {c.lower() for c in table_columns(con, "raw", obj.table)} if extra_cols else set()
+        added = False
+        for name, typ in extra_cols.items():
+            if name.lower() not in existing:
+                con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
+                added = True
+        if added:
+            con.execute(current_view_sql(obj))
+
     # -- internals --------------------------------------------------------------------------------
     def _refuse_unread(self, obj: SourceObject, rel: str, reason: str) -> FileResult:
         fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {reason}")
@@ -235,7 +521,7 @@ class Loader:
 
     def _drop_temp(self) -> None:
         try:
-            for t in ("_stage", "_typed", "_rejects", "_rejects_scan"):
+            for t in ("_stage", "_typed", "_rejects", "_rejects_scan", "_files"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         except duckdb.Error:
             pass  # the connection broke (e.g. disk full); the error being raised already says why
@@ -397,16 +683,7 @@ class Loader:
         if prep is None:
             fr.message = "empty file"
             return fr
-        # Columns that arrived but are not in the contract are kept, as text/JSON.
-        # (the catalog query costs ~15 ms a file: only ask when the file brought extra columns)
-        existing = {c.lower() for c in table_columns(con, "raw", obj.table)} if prep.extra_cols else set()
-        added = False
-        for name, typ in prep.extra_cols.items():
-            if name.lower() not in existing:
-                con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
-                added = True
-        if added:
-            con.execute(current_view_sql(obj))
+        self._add_columns(obj, prep.extra_cols)
 
         target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(prep.extra_cols)
         meta_cols = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
@@ -461,6 +738,10 @@ class Loader:
         if prep.n_staged == 0 and prep.n_rejects == 0:
             fr.message = "no records (header only)" if prep.mode == "csv" else "no records"
         return fr
+
+
+class _GroupFallback(Exception):
+    """A group of files meets something the file-by-file path handles; nothing was written."""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -178,7 +178,12 @@ RESERVED = {"_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", 
 
 
 def build_typed_select(
-    con: duckdb.DuckDBPyConnection, obj: SourceObject, columns: list[str], mode: str
+    con: duckdb.DuckDBPyConnection,
+    obj: SourceObject,
+    columns: list[str],
+    mode: str,
+    *,
+    group_src: str | None = None,
 ) -> tuple[str, dict[str, str], str]:
     """SQL producing temp._typed's rows from temp._stage, the extra (non-contract) columns found, and
     an expression over `_stage s` that rebuilds a row's raw record (used for quarantined rows only).
@@ -188,6 +193,11 @@ def build_typed_select(
     tolerant path for files with lines that are not JSON objects).
     Output columns: every contract field (typed), every extra column, _row_number, _record_hash,
     _errors (list of {code, message}), _first_of_dupes.
+
+    group_src: several files of one object staged together ('csv' or 'json_columns' mode). It is a query
+    over _stage giving _row_number (within its file), _ord (the file's position in the group), _rid
+    (the _stage rowid) and the staged columns; _ord and _rid are carried to the output and duplicate
+    keys are looked for within each file, exactly as file by file.
     """
     fields = obj.fields
     contract_names = {f.name.lower() for f in fields}
@@ -267,8 +277,13 @@ def build_typed_select(
         values.append(f"{value} AS {quote_ident(f.name)}")
         errors.append(error)
         bads.append(bad)
+    carry = []
+    if group_src is not None:
+        if mode == "json_lines":
+            raise ValueError("a group of files is staged as CSV text or JSON columns, never as raw lines")
+        src, carry = group_src, ["_ord", "_rid"]
     l1 += [f"{expr} AS {quote_ident(name)}" for name, expr in extra_src]
-    passthrough = ", _j, _jt" if mode == "json_lines" else ""
+    passthrough = "".join(f", {c}" for c in carry) + (", _j, _jt" if mode == "json_lines" else "")
     field_errors = (
         f"CASE WHEN {' OR '.join(bads)} THEN list_filter([{', '.join(errors)}], e -> e IS NOT NULL) "
         "ELSE []::STRUCT(code VARCHAR, message VARCHAR)[] END"
@@ -287,22 +302,26 @@ def build_typed_select(
         f"l2 AS (SELECT *, {', '.join(l2)} FROM l1),\n"
         f"l3 AS (SELECT *, {', '.join(l3)} FROM l2),\n"
         f"hashed AS (SELECT {', '.join(values + [quote_ident(n) for n in extra])}, _row_number, "
-        f"{errors_sql} AS _errors, md5(concat_ws(chr(31), {', '.join(delivered)})) AS _record_hash FROM l3),"
+        + "".join(f"{c}, " for c in carry)
+        + f"{errors_sql} AS _errors, md5(concat_ws(chr(31), {', '.join(delivered)})) AS _record_hash FROM l3),"
     )
 
     key = quote_ident(obj.key)
-    part_cols = [key] + ([quote_ident(obj.version)] if obj.version else [])
+    part_cols = [key] + ([quote_ident(obj.version)] if obj.version else []) + carry[:1]
     part = ", ".join(part_cols)
     key_name = obj.key.replace("'", "''")
-    # Duplicate keys within a file are rare: find them with one aggregate, then join the few back
-    # (window functions over every row cost 4x more here). Same content twice: keep the first row.
+    # Duplicate keys within a file are rare: find them with one aggregate (on a 64-bit hash of the key:
+    # a third of the cost of grouping the key's text; a collision only adds a candidate the exact
+    # aggregate drops), then join the few back (window functions over every row cost 4x more here).
+    # Same content twice: keep the first row.
     # Different content for the same key and version: quarantine every copy, none is more right.
     sql = f"""
 WITH src AS ({src}),
 {layered}
+dupe_hashes AS (SELECT hash({part}) AS _h FROM hashed WHERE len(_errors) = 0 GROUP BY ALL HAVING count(*) > 1),
 dupes AS (
   SELECT {part}, count(*) AS _n, min(_record_hash) <> max(_record_hash) AS _conflict, min(_row_number) AS _keep
-  FROM hashed WHERE len(_errors) = 0 GROUP BY ALL HAVING count(*) > 1
+  FROM hashed WHERE len(_errors) = 0 AND hash({part}) IN (SELECT _h FROM dupe_hashes) GROUP BY ALL HAVING count(*) > 1
 )
 SELECT h.* EXCLUDE (_errors),
   CASE WHEN len(h._errors) = 0 AND d._conflict THEN

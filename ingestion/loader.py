@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -42,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 128 * 1024 * 1024  # a 10 MB field is legitimate data, not a reason to refuse a file
 # Input bytes read as one group: bounds the memory of a group's temp tables (about 4x its input).
-MAX_GROUP_BYTES = int(os.environ.get("SALESDW_LOAD_GROUP_MB", "1024")) * 1024 * 1024
+MAX_GROUP_BYTES = 1024 * 1024 * 1024
 FILE_COL = (
     "_salesdw_file"  # the file a row came from, in a group's _stage (contract names never start with _)
 )

@@ -1,6 +1,6 @@
 """Loading new files of an object as one group gives exactly what loading them one by one gives.
 
-The reference is the file-by-file path (SALESDW_LOAD_GROUP_MB=0 makes every group a single file):
+The reference is the file-by-file path (MAX_GROUP_BYTES = 0 makes every group a single file):
 both load the same deliveries, and every raw table (all versions, with row numbers, hashes, batches
 and load ids), the quarantine and the load log must be equal row for row, load times excluded.
 """
@@ -18,6 +18,7 @@ from ingestion.demo.generator import generate
 from ingestion.loader import Loader, load_landing
 from ingestion.warehouse import connect
 from tests.conftest import table_checksum, write
+
 
 def _state(path) -> dict[str, list]:
     con = connect(path, read_only=True)
@@ -38,7 +39,9 @@ def _load(landing, warehouse, monkeypatch, group_bytes: int, rounds: list) -> li
         for change in rounds:
             change()
             report = load_landing(con, landing, run_id="same-run")
-            steps.append(sorted((f.file, f.status, f.rows_in, f.rows_loaded, f.rows_quarantined) for f in report.files))
+            steps.append(
+                sorted((f.file, f.status, f.rows_in, f.rows_loaded, f.rows_quarantined) for f in report.files)
+            )
     return steps
 
 

@@ -7,7 +7,7 @@ empty; GE then reports each expectation as failed with the error tucked into ``e
 (great_expectations issue 11579). The ``stream_results`` execution option hides that for
 aggregates but truncates multi-row results (samples) to one row.
 
-The dialect here (URL scheme ``duckdb+salesdw``) differs from duckdb_engine's in three ways:
+The dialect here (URL scheme ``duckdb+salesdw``) differs from duckdb_engine's in five ways:
 
 1. every row-returning statement is fetched completely while its cursor is still valid
    (SQLAlchemy's ``FullyBufferedCursorFetchStrategy``), so a later rollback cannot lose rows;
@@ -16,7 +16,22 @@ The dialect here (URL scheme ``duckdb+salesdw``) differs from duckdb_engine's in
    (``col ~ pattern`` / ``col !~ pattern``), and our compiler renders those operators as
    DuckDB's ``regexp_matches`` (a *search*, as GE means; DuckDB's ``~`` is a full match);
 3. no backslash escapes in string literals (DuckDB has none), so a pattern like ``^\\d{3}$``
-   is not rendered as ``^\\\\d{3}$`` in the unexpected-rows query GE shows to users.
+   is not rendered as ``^\\\\d{3}$`` in the unexpected-rows query GE shows to users;
+4. ``LIMIT``/``OFFSET`` are rendered as literals, not bound parameters: DuckDB answers a literal
+   ``LIMIT 0`` without reading anything, but plans ``LIMIT $1`` like any query and scans the whole
+   view (the runner's counting pass asks GE for zero sample values; that was 1-3 s a rule on a raw
+   ``__current`` view at scale 10);
+5. an unexpected-rows rule costs one evaluation of its query, not two. GE computes two metrics
+   for each ``UnexpectedRowsExpectation``, in either order: the rows (the query itself) and their
+   count (the query wrapped in ``SELECT COUNT(*) ... FROM (<query>) AS substituted_batch_subquery``).
+   Since every result is fetched completely (point 1), the count is the number of rows the query
+   returned: if the rows came first, the count is that number, answered as a constant; if the
+   count comes first, the query itself runs in its place, its rows are kept and handed to GE when
+   it asks for them (once; not kept beyond ``MAX_KEPT_ROWS``, such a query simply runs again).
+   On a view over a whole model this halves a row rule's cost (2-4 s at scale 10). What is
+   remembered belongs to the engine, i.e. to one validation of a file that nothing writes
+   meanwhile (read-only, or held by this process); ``forget_results()`` drops it. Should GE change
+   the wrapper's text, DuckDB would simply compute each count again.
 
 Engines use ``NullPool`` (the dialect's default pool, so also for the engines GE builds from
 the URL itself): a validation holds the DuckDB file only while it runs, so the loaders
@@ -25,10 +40,12 @@ the URL itself): a validation holds the DuckDB file only while it runs, so the l
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from duckdb_engine import Dialect as _DuckDBDialect
 from sqlalchemy import create_engine, pool
@@ -40,6 +57,20 @@ from sqlalchemy.engine.url import URL
 SCHEME = "duckdb+salesdw"
 
 _REGEX_OPERATORS = {"~": False, "!~": True}  # PostgreSQL regex operator -> negated?
+
+# great_expectations.expectations.metrics.query_metrics.query_row_count (QueryRowCount._sqlalchemy):
+# how GE 1.x counts the rows of an unexpected-rows query.
+_GE_ROW_COUNT = re.compile(
+    r"SELECT COUNT\(\*\) as (?P<alias>\w+) FROM \((?P<query>.*)\) AS substituted_batch_subquery",
+    re.DOTALL,
+)
+REMEMBERED_COUNTS = 256  # statements per engine whose row count is kept (a suite has a handful of row rules)
+MAX_KEPT_ROWS = 10_000  # rows kept for a query counted before GE fetched it (GE shows at most 200)
+
+
+class _Kept(NamedTuple):
+    description: Any
+    rows: list[Any]
 
 
 def _sqla_type(duckdb_type: str) -> Any:
@@ -63,14 +94,31 @@ class _BufferedExecutionContext(_DuckDBDialect.execution_ctx_cls):  # type: igno
 
     def post_exec(self) -> None:
         super().post_exec()
+        kept: _Kept | None = getattr(self, "salesdw_kept", None)
+        if kept is not None:  # point 5: rows fetched when GE counted them; the cursor was not used
+            self.cursor_fetch_strategy = _cursor.FullyBufferedCursorFetchStrategy(
+                None, alternate_description=kept.description, initial_buffer=kept.rows
+            )
+            return
         description = self.cursor.description
         if description is not None:
+            rows = self.cursor.fetchall()
             self.cursor_fetch_strategy = _cursor.FullyBufferedCursorFetchStrategy(
-                self.cursor, alternate_description=description
+                self.cursor, alternate_description=description, initial_buffer=rows
             )
+            if not getattr(self, "salesdw_counted", False) and _no_parameters(self.parameters):
+                self.dialect.remember_count(self.statement, len(rows))
+
+
+def _no_parameters(parameters: Any) -> bool:
+    return not parameters or all(not p for p in parameters)
 
 
 class _Compiler(_DuckDBDialect.statement_compiler):  # type: ignore[name-defined,misc]
+    def limit_clause(self, select: Any, **kw: Any) -> str:
+        # Literal LIMIT/OFFSET (see the module docstring, point 4); GE's limits are plain ints.
+        return super().limit_clause(select, **{**kw, "literal_binds": True})
+
     def visit_custom_op_binary(self, element: Any, operator: Any, **kw: Any) -> str:
         negate = _REGEX_OPERATORS.get(getattr(operator, "opstring", None))
         if negate is None:
@@ -89,6 +137,47 @@ class BufferedDuckDBDialect(_DuckDBDialect):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._backslash_escapes = False
+        self._counts: dict[str, int] = {}  # statement without parameters -> rows it returned
+        self._kept: dict[str, _Kept] = {}  # counted query -> its rows, until GE fetches them
+        self._lock = threading.Lock()
+
+    def remember_count(self, statement: str, rows: int) -> None:
+        with self._lock:
+            self._counts.pop(statement, None)
+            self._counts[statement] = rows
+            while len(self._counts) > REMEMBERED_COUNTS:
+                del self._counts[next(iter(self._counts))]
+
+    def forget_results(self) -> None:
+        """Drop the remembered counts and kept rows (e.g. before the warehouse may have changed)."""
+        with self._lock:
+            self._counts.clear()
+            self._kept.clear()
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        """Point 5 of the module docstring: each unexpected-rows query is evaluated once."""
+        if _no_parameters(parameters) and context is not None:
+            with self._lock:
+                kept = self._kept.pop(statement, None)
+            if kept is not None:  # GE now fetches the rows of a query it counted before
+                context.salesdw_kept = kept
+                return
+            counted = _GE_ROW_COUNT.fullmatch(statement.strip())
+            if counted:
+                query = counted["query"]
+                with self._lock:
+                    count = self._counts.get(query)
+                if count is None:  # counted before fetched: run the query itself, keep its rows
+                    super().do_execute(cursor, query, (), context)
+                    description, rows = cursor.description, cursor.fetchall()
+                    count = len(rows)
+                    self.remember_count(query, count)
+                    if count <= MAX_KEPT_ROWS:
+                        with self._lock:
+                            self._kept[query] = _Kept(description, rows)
+                context.salesdw_counted = True
+                statement, parameters = f"SELECT CAST({int(count)} AS BIGINT) AS {counted['alias']}", ()
+        super().do_execute(cursor, statement, parameters, context)
 
     def initialize(self, connection: Any) -> None:
         super().initialize(connection)

@@ -3,7 +3,9 @@
 The proof the GE route needs (great_expectations issue 11579: through plain duckdb_engine every
 metric comes back empty): on a few thousand rows with planted bad rows, each expectation type
 reports exactly the planted count and samples exactly the planted rows; a clean table passes with
-no exception; unexpected-rows queries, the generated raw suites and the file lock behave.
+no exception; unexpected-rows queries, the generated raw suites and the file lock behave; and the
+dialect's shortcuts (each unexpected-rows query evaluated once, no sample scans while counting)
+change no count or row.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import duckdb_engine
 import great_expectations.expectations as gxe
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import text
 
+from expectations import engine as engine_module
+from expectations.engine import BufferedDuckDBDialect, make_engine
 from expectations.runner import validate
 from expectations.suites import Suite, critical, raw_suites, warning
 from ingestion.warehouse import connect, ensure_raw_schema
@@ -324,3 +331,113 @@ def test_raw_suites_catch_exactly_the_planted_rows(warehouse: Path):
     assert [row["id"] for row in bad_id.sample] == ["inv_99"]
     assert not opp.passed and not invoice.passed
     assert all(res.passed for name, res in results.items() if name not in {opp.suite, invoice.suite})
+
+
+# --------------------------------------------------------------------------- queries that reach DuckDB
+
+
+@pytest.fixture
+def sent_to_duckdb(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the dialect hands to DuckDB (after its own substitutions), in order."""
+    sent: list[str] = []
+    real = duckdb_engine.CursorWrapper.execute
+
+    def spy(self, statement, parameters=None, context=None):
+        sent.append(statement)
+        return real(self, statement, parameters, context)
+
+    monkeypatch.setattr(duckdb_engine.CursorWrapper, "execute", spy)
+    return sent
+
+
+EVERY_7TH = "SELECT order_id, customer_id FROM qa.orders WHERE order_id % 7 = 0 ORDER BY order_id"
+
+
+def _ge_count(query: str) -> str:
+    """GE 1.x's wording for the row count of an unexpected-rows query (QueryRowCount._sqlalchemy)."""
+    return f"SELECT COUNT(*) as unexpected_row_count FROM ({query}) AS substituted_batch_subquery"
+
+
+def _plain(warehouse: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+@pytest.mark.parametrize("rows_first", [True, False], ids=["rows-then-count", "count-then-rows"])
+def test_an_unexpected_rows_query_is_evaluated_once_in_either_order(warehouse, sent_to_duckdb, rows_first):
+    _orders(warehouse)
+    expected_rows = _plain(warehouse, EVERY_7TH)
+    (expected_count,) = _plain(warehouse, _ge_count(EVERY_7TH))[0]
+    assert expected_count == 286 == len(expected_rows)  # 0, 7, ..., 1995
+
+    engine = make_engine(warehouse)
+    try:
+        with engine.connect() as c:
+            if rows_first:
+                rows = [tuple(r) for r in c.execute(text(EVERY_7TH)).fetchall()]
+                count = c.execute(text(_ge_count(EVERY_7TH))).scalar_one()
+            else:
+                count = c.execute(text(_ge_count(EVERY_7TH))).scalar_one()
+                rows = [tuple(r) for r in c.execute(text(EVERY_7TH)).fetchall()]
+    finally:
+        engine.dispose()
+
+    assert count == expected_count and rows == expected_rows
+    assert sum(s == EVERY_7TH for s in sent_to_duckdb) == 1
+    assert not any("substituted_batch_subquery" in s for s in sent_to_duckdb)
+
+
+def test_a_counted_query_with_too_many_rows_to_keep_runs_again(warehouse, sent_to_duckdb, monkeypatch):
+    _orders(warehouse)
+    monkeypatch.setattr(engine_module, "MAX_KEPT_ROWS", 100)  # fewer than the query's 286 rows
+    engine = make_engine(warehouse)
+    try:
+        with engine.connect() as c:
+            count = c.execute(text(_ge_count(EVERY_7TH))).scalar_one()
+            rows = [tuple(r) for r in c.execute(text(EVERY_7TH)).fetchall()]
+            engine.dialect.forget_results()
+            recount = c.execute(text(_ge_count(EVERY_7TH))).scalar_one()
+    finally:
+        engine.dispose()
+    assert count == recount == 286 and rows == _plain(warehouse, EVERY_7TH)
+    # counted, fetched (not kept), counted again after forget_results(): three evaluations
+    assert sum(s == EVERY_7TH for s in sent_to_duckdb) == 3
+
+
+def test_validation_evaluates_each_unexpected_rows_query_once(warehouse, sent_to_duckdb):
+    _orders(warehouse)
+    suite = Suite(
+        name="qa.orders",
+        key=("order_id",),
+        expectations=(
+            critical(gxe.UnexpectedRowsExpectation(unexpected_rows_query=ORPHANS), "Orphans.", "orphans"),
+            warning(
+                gxe.UnexpectedRowsExpectation(
+                    unexpected_rows_query="SELECT * FROM {batch} WHERE order_id < 0"
+                ),
+                "No negative order ids.",
+                "negative",
+            ),
+        ),
+    )
+    orphans, negative = validate(warehouse, suite).results
+    assert (orphans.unexpected_count, negative.unexpected_count) == (3, 0)
+    assert [row["order_id"] for row in orphans.sample] == [3, 77, 1999]
+    assert sum("FROM qa.customers" in s for s in sent_to_duckdb) == 1
+    assert sum("order_id < 0" in s for s in sent_to_duckdb) == 1
+
+
+def test_counting_pass_reads_no_sample_values(warehouse, sent_to_duckdb):
+    """On a clean table only counts are needed: GE's per-rule sample queries ask for LIMIT 0 (a literal,
+    which DuckDB answers without reading). Samples of failing rules are still fetched (see above)."""
+    _make_table(warehouse, dirty=False)
+    assert validate(warehouse, _proof_suite()).passed
+    samples = [s for s in sent_to_duckdb if "unexpected_values" in s]
+    assert len(samples) == len(BAD)  # one per rule, as GE builds them
+    assert all(s.rstrip().endswith("LIMIT 0") for s in samples), samples
+
+
+def test_limits_are_rendered_as_literals():
+    stmt = sa.select(sa.column("x")).select_from(sa.table("t")).limit(20).offset(5)
+    sql = str(stmt.compile(dialect=BufferedDuckDBDialect()))
+    assert "LIMIT 20" in sql and "OFFSET 5" in sql and "$" not in sql

@@ -221,6 +221,17 @@ def _postgres_outcome(summary: RunSummary, target: TargetSettings, result, say) 
     say("the data-quality report is built for the DuckDB target only; the gate results are saved as JSON")
 
 
+def _current_rows_counted(result) -> dict[str, int]:
+    """raw table -> `current_rows` of its materialisation in this run (orchestration/defs/raw/assets.py)."""
+    counted = {}
+    for ev in result.get_asset_materialization_events():
+        path = ev.asset_key.path
+        value = ev.materialization.metadata.get("current_rows")
+        if len(path) == 2 and path[0] == "raw" and value is not None:
+            counted[path[1]] = int(value.value)
+    return counted
+
+
 def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     settings = settings or Settings.from_env()
     # Assets and resources read their configuration from the environment; make ours the one they see.
@@ -245,9 +256,15 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     )
     instance = dagster_instance()
     release_dead_runs(instance, say)
-    result = job.execute_in_process(
-        run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False, tags=_run_tags()
-    )
+    from orchestration.sqlite_events import faster_event_storage
+
+    with faster_event_storage(Path(os.environ["DAGSTER_HOME"])):
+        result = job.execute_in_process(
+            run_config={"loggers": {"progress": {}}},
+            instance=instance,
+            raise_on_error=False,
+            tags=_run_tags(),
+        )
     summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
 
     for ev in result.get_asset_check_evaluations():
@@ -289,8 +306,14 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
                 ).fetchall()
             )
         )
+        # Each raw asset of this run counted its latest versions right after loading (nothing else writes
+        # raw within the run); count again only the objects whose load did not run or failed. A count over
+        # a __current view deduplicates the whole raw table (0.4 s for all objects at scale 1, linear in rows).
+        counted = _current_rows_counted(result)
         for obj in OBJECTS:
-            cur = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
+            cur = counted.get(obj.table)
+            if cur is None:
+                cur = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
             loaded, quar = per_run.get(obj.table, (0, 0))
             summary.tables.append((f"raw.{obj.table}", cur, int(loaded or 0), int(quar or 0)))
         summary.refused = [

@@ -1,15 +1,26 @@
 """dbt models as Dagster assets: staging, intermediate and marts, built with `dbt build`."""
 
+import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from packaging import version
 
 from ingestion.settings import Settings
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, dbt_env, ensure_manifest, salesdw_dbt_project
+from orchestration.defs.dbt.project import (
+    DBT_EXECUTABLE,
+    dbt_env,
+    ensure_manifest,
+    keep_partial_parse,
+    prune_step_targets,
+    salesdw_dbt_project,
+    step_target_path,
+)
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
 
@@ -86,7 +97,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
             window = (tw.start, tw.end)
         expected = len(context.selected_asset_keys)
         built = 0
-        invocation = dbt.cli(dbt_build_args(window), context=context)
+        target = step_target_path(project, name, context.run.run_id)
+        invocation = dbt.cli(dbt_build_args(window), context=context, target_path=target)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output | dg.AssetMaterialization):
@@ -97,11 +109,31 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
             if invocation.process.poll() is None:
                 invocation.process.terminate()
                 invocation.process.wait(timeout=60)
+            keep_partial_parse(project, target)
+            prune_step_targets(project)
         # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
         if built < expected:
             raise dg.Failure(f"dbt built {built} of the {expected} selected models; see the dbt log above")
 
     return _models
+
+
+class SalesdwDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt resource without two start-up costs of every run; dbt itself runs as before.
+
+    dagster-dbt loads the dbt project and profile in-process on each `dbt.cli(...)` (1-5 s a step; the
+    first also imports dbt's adapter modules) for the optional row-count and column-metadata fetches,
+    which these assets do not use; and it asks the dbt executable for its version in a subprocess.
+    """
+
+    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - same signature as dagster-dbt's
+        return None
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        # dagster-dbt runs `dbt --version` in a subprocess to learn this (3-5 s, once per run); the dbt
+        # executable is this environment's (DBT_EXECUTABLE), so its version is the installed dbt-core's.
+        return version.parse(importlib.metadata.version("dbt-core"))
 
 
 @dg.definitions
@@ -116,7 +148,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()],
         resources={
-            "dbt": DbtCliResource(
+            "dbt": SalesdwDbtCliResource(
                 project_dir=project,
                 profiles_dir=str(project.profiles_dir),
                 dbt_executable=DBT_EXECUTABLE,

@@ -1,0 +1,64 @@
+"""The partial-parse state dbt saves is handed to the next dbt step run with the same environment only."""
+
+from types import SimpleNamespace
+
+from orchestration.defs.dbt import project as p
+
+
+def _project(tmp_path):
+    return SimpleNamespace(project_dir=tmp_path, target_path="target")
+
+
+def test_state_is_reused_by_the_next_step_with_the_same_environment_only(tmp_path, monkeypatch):
+    project = _project(tmp_path)
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "a.duckdb"))
+    first = p.step_target_path(project, "dbt_staging", "run00001")
+    assert not (first / p.PARTIAL_PARSE_FILE).exists()  # nothing saved yet for this environment
+    (first / p.PARTIAL_PARSE_FILE).write_bytes(b"state of warehouse a")  # what dbt writes after parsing
+    p.keep_partial_parse(project, first)
+
+    second = p.step_target_path(project, "dbt_marts", "run00001")
+    assert second != first and second.parent == tmp_path / "target"
+    assert (second / p.PARTIAL_PARSE_FILE).read_bytes() == b"state of warehouse a"
+
+    # another warehouse path renders another profile: dbt would throw that state away, so none is given
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "b.duckdb"))
+    other = p.step_target_path(project, "dbt_staging", "run00002")
+    assert not (other / p.PARTIAL_PARSE_FILE).exists()
+
+    # a step that left no state (dbt failed before parsing) keeps the saved one
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "a.duckdb"))
+    failed = tmp_path / "target" / "empty"
+    failed.mkdir()
+    p.keep_partial_parse(project, failed)
+    again = p.step_target_path(project, "dbt_history", "run00003")
+    assert (again / p.PARTIAL_PARSE_FILE).read_bytes() == b"state of warehouse a"
+
+
+def test_only_the_newest_environments_are_kept(tmp_path, monkeypatch):
+    project = _project(tmp_path)
+    for i in range(p.PARTIAL_PARSE_KEEP + 3):
+        monkeypatch.setenv("SALESDW_WAREHOUSE", f"/w/{i}.duckdb")
+        target = p.step_target_path(project, "dbt_staging", f"run{i:05d}")
+        (target / p.PARTIAL_PARSE_FILE).write_bytes(str(i).encode())
+        p.keep_partial_parse(project, target)
+    cached = list((tmp_path / "target" / p.PARTIAL_PARSE_CACHE).glob("*.msgpack"))
+    assert len(cached) == p.PARTIAL_PARSE_KEEP
+    # the newest environment is among them
+    assert (
+        tmp_path / "target" / p.PARTIAL_PARSE_CACHE / f"{p.partial_parse_key()}.msgpack"
+    ).read_bytes() == str(p.PARTIAL_PARSE_KEEP + 2).encode()
+
+
+def test_old_step_targets_are_pruned_newest_kept(tmp_path):
+    import os
+
+    project = SimpleNamespace(project_dir=str(tmp_path), target_path="target")
+    root = tmp_path / "target"
+    names = [f"dbt_marts-{i:07d}-abcdef{i}" for i in range(6)]
+    for i, name in enumerate(names):
+        (root / name).mkdir(parents=True)
+        os.utime(root / name, (1_000_000 + i, 1_000_000 + i))
+    (root / "compiled").mkdir()  # dbt's own folders are not step targets
+    p.prune_step_targets(project, keep=2)
+    assert sorted(d.name for d in root.iterdir()) == sorted(["compiled", *names[-2:]])

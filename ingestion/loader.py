@@ -18,8 +18,9 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,17 +230,9 @@ class Loader:
         try:
             # Parsing and validation only touch temp tables; the transaction holds just the writes.
             prepared = self._prepare(obj, path)
-            self.con.execute("BEGIN TRANSACTION")
-            try:
+            with self._transaction():
                 fr = self._write(obj, path, rel, load_id, prepared)
                 self._log(obj, rel, sha, size, fr, started, load_id=load_id)
-                self.con.execute("COMMIT")
-            except BaseException:
-                try:
-                    self.con.execute("ROLLBACK")
-                except duckdb.TransactionException:
-                    pass  # a failed COMMIT has rolled back already; the original error is the one to show
-                raise
         except RefusedFile as exc:
             fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {exc}")
             self._log(obj, rel, sha, size, fr, started, load_id=load_id)
@@ -457,8 +450,7 @@ class Loader:
                 f"WHERE {key} IN (SELECT {key} FROM _typed) GROUP BY ALL) l ON l.{key} = t.{key} "
                 "WHERE coalesce(t._prev, l._latest) IS DISTINCT FROM t._record_hash"
             )
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with self._transaction():
             self._add_columns(obj, extra_cols)
             con.execute(
                 f"INSERT INTO raw.{table} ({', '.join(quote_ident(c) for c in target_cols + meta_cols)}) "
@@ -489,14 +481,21 @@ class Loader:
                     fr.message = "no records (header only)" if mode == "csv" else "no records"
                 self._log(obj, g.rel, g.sha, g.size, fr, started, load_id=load_id)
                 results.append(fr)
-            con.execute("COMMIT")
+        return results
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The writes of a file or a group: all committed, or all rolled back."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self.con.execute("COMMIT")
         except BaseException:
             try:
-                con.execute("ROLLBACK")
+                self.con.execute("ROLLBACK")
             except duckdb.TransactionException:
-                pass
+                pass  # a failed COMMIT has rolled back already; the original error is the one to show
             raise
-        return results
 
     def _add_columns(self, obj: SourceObject, extra_cols: dict[str, str]) -> None:
         """Columns that arrived but are not in the contract are kept, as text/JSON (in the open transaction)."""

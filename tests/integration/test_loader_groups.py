@@ -12,23 +12,13 @@ import shutil
 import pytest
 
 from ingestion import loader as loader_module
-from ingestion.contract import BY_TABLE, OBJECTS
+from ingestion.contract import BY_TABLE
 from ingestion.demo.delta import write_delta
 from ingestion.demo.generator import generate
 from ingestion.loader import Loader, load_landing
 from ingestion.warehouse import connect
-from tests.conftest import table_checksum, write
-
-
-def _state(path) -> dict[str, list]:
-    con = connect(path, read_only=True)
-    try:
-        state = {f"raw.{o.table}": table_checksum(con, f"raw.{o.table}") for o in OBJECTS}
-        state["audit.quarantine"] = table_checksum(con, "audit.quarantine")
-        state["audit.load_log"] = table_checksum(con, "audit.load_log")
-        return state
-    finally:
-        con.close()
+from tests.conftest import write
+from tests.reliability.support import warehouse_state
 
 
 def _load(landing, warehouse, monkeypatch, group_bytes: int, rounds: list) -> list[list[tuple]]:
@@ -71,7 +61,7 @@ def test_groups_load_exactly_what_file_by_file_loads(kind, demo_landing, tmp_pat
         shutil.copytree(demo_landing / kind.split("_")[0], landing)
         rounds = [lambda: None] + ([lambda landing=landing: _delta(landing)] if kind != "dirty" else [])
         steps = _load(landing, tmp_path / name / "w.duckdb", monkeypatch, group_bytes, rounds)
-        results[name] = (steps, _state(tmp_path / name / "w.duckdb"))
+        results[name] = (steps, warehouse_state(tmp_path / name / "w.duckdb", all_versions=True))
     (g_steps, g_state), (f_steps, f_state) = results["groups"], results["one_by_one"]
     assert g_steps == f_steps
     assert g_state.keys() == f_state.keys()

@@ -135,10 +135,12 @@ def appears(folder: Path, glob: str) -> Callable[[Proc], bool]:
 # -- the state that must converge --------------------------------------------------------------------
 
 
-def warehouse_state(path: Path) -> dict[str, list]:
+def warehouse_state(path: Path, all_versions: bool = False) -> dict[str, list]:
+    """Raw (the latest versions, or every version), quarantine and load log, load-time columns excluded."""
     con = connect(path, read_only=True)
     try:
-        state = {f"raw.{o.table}__current": table_checksum(con, f"raw.{o.table}__current") for o in OBJECTS}
+        tables = [f"raw.{o.table}" if all_versions else f"raw.{o.table}__current" for o in OBJECTS]
+        state = {t: table_checksum(con, t) for t in tables}
         state["audit.load_log"] = table_checksum(con, "audit.load_log")
         state["audit.quarantine"] = table_checksum(con, "audit.quarantine")
         return state

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ingestion.settings import PROJECT_ROOT
 
-# Stages in run order: name -> (function in the child, whether it records a result).
+# Stages in run order; each runs in its own child process (`--stage NAME`) and writes <work>/NAME.json.
 STAGE_ORDER = (
     "generate",
     "ingest_floor",

@@ -11,6 +11,7 @@ import pytest
 
 from ingestion.publish import publish_marts, published_info
 from ingestion.warehouse import WarehouseLockedError, connect
+from tests.conftest import held_for_writing
 
 
 def _warehouse_with_marts(path, value: int):
@@ -57,17 +58,7 @@ def test_readers_of_the_serving_file_are_not_blocked_by_a_running_load(tmp_path)
     _warehouse_with_marts(wh, 1)
     publish_marts(wh, marts, run_id="run-1")
     # another process holds the warehouse for writing, as a long load does
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(wh)!r}); print('ready', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_for_writing(wh, seconds=30):
         with pytest.raises(WarehouseLockedError, match="locked by process"):
             connect(wh)
         out = subprocess.run(
@@ -83,7 +74,4 @@ def test_readers_of_the_serving_file_are_not_blocked_by_a_running_load(tmp_path)
         )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == "1000"
-    finally:
-        holder.kill()
-        holder.wait()
     time.sleep(0.1)

@@ -22,6 +22,7 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.warehouse import WarehouseLockedError, WarehouseWriteError, connect
+from tests.conftest import held_for_writing
 from tests.reliability.conftest import record
 from tests.reliability.support import assert_no_partial_load, warehouse_state
 
@@ -156,25 +157,12 @@ def test_a_locked_warehouse_names_the_holder_and_a_load_writes_nothing(landing, 
     warehouse = tmp_path / "w.duckdb"
     with connect(warehouse) as con:
         load_landing(con, landing)  # a complete earlier load: it must stay exactly as it is
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb,time; c=duckdb.connect({str(warehouse)!r}); print('ready', flush=True); time.sleep(120)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with held_for_writing(warehouse) as holder:
         with pytest.raises(WarehouseLockedError, match=f"locked by process {holder.pid}"):
             connect(warehouse)
         out = _load_cli(landing, warehouse)
         assert out.returncode != 0
         last = out.stderr.strip().splitlines()[-1]
         assert f"locked by process {holder.pid}" in last and "wait for the other salesdw run" in last, last
-    finally:
-        holder.kill()
-        holder.wait()
     assert warehouse_state(warehouse) == reference
     record(env_faults_tried=1, env_faults_survived=1)

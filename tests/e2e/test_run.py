@@ -7,7 +7,7 @@ import json
 import duckdb
 
 from ingestion.contract import OBJECTS
-from ingestion.settings import Settings
+from ingestion.settings import DBT_PROJECT_DIR, Settings
 from orchestration.runner import run_pipeline
 
 
@@ -59,3 +59,17 @@ def test_salesdw_run_on_demo_data(tmp_path, monkeypatch):
     again = run_pipeline(settings, say=lines.append)
     assert again.exit_code == 0
     assert sum(t[2] for t in again.tables) == 0
+    # dbt's unit tests ran in the first run's builds; with the same code and settings, not in the second
+    assert unit_tests_run(summary.run_id) >= 20
+    assert unit_tests_run(again.run_id) == 0
+
+
+def unit_tests_run(run_id: str) -> int:
+    """dbt unit tests in the run_results.json of every dbt step of a run (target/<step>-<run id>-<n>)."""
+    dirs = list((DBT_PROJECT_DIR / "target").glob(f"dbt_*-{run_id[:7]}-*"))
+    assert len(dirs) == 3, dirs
+    return sum(
+        r["unique_id"].startswith("unit_test.")
+        for d in dirs
+        for r in json.loads((d / "run_results.json").read_text())["results"]
+    )

@@ -19,6 +19,7 @@ RATIOS = {
     "gates_ratio": ("gates", "gates_floor"),
     "e2e_ratio": ("e2e_full", "floors_sum"),
     "incremental_ratio": ("e2e_incremental", "e2e_full"),
+    "incremental_floor_ratio": ("e2e_fixed", "e2e_full"),
 }
 STAGES = {
     "generate",
@@ -115,3 +116,10 @@ def test_benchmark_at_a_tiny_scale(tmp_path: Path):
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
     assert [e["scale"] for e in result["by_scale"]] == [0.02]
     assert result["skipped"] == []
+    # At this scale the full run is the fixed-cost run: it is not run twice.
+    assert secs["e2e_fixed"] == secs["e2e_full"] and result["incremental_floor_ratio"] == 1.0
+    # Where the end-to-end seconds went, step by step, from Dagster's event log: loads, gates, dbt, publish.
+    for run in ("e2e_full", "e2e_incremental"):
+        steps = result["e2e_seconds_by_step"][run]
+        assert {"dbt_staging", "dbt_history", "dbt_marts", "publish__marts"} <= set(steps)
+        assert 0 < sum(steps.values()) <= secs[run]

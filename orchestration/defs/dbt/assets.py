@@ -17,9 +17,11 @@ from orchestration.defs.dbt.project import (
     dbt_env,
     ensure_manifest,
     keep_partial_parse,
+    mark_unit_tests_passed,
     prune_step_targets,
     salesdw_dbt_project,
     step_target_path,
+    unit_tests_passed,
 )
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
@@ -61,17 +63,19 @@ def history_partitions(settings: Settings | None = None) -> dg.MonthlyPartitions
     return dg.MonthlyPartitionsDefinition(start_date=settings.history_start, end_offset=1, timezone="UTC")
 
 
-def dbt_build_args(window: tuple[datetime, datetime] | None) -> list[str]:
+def dbt_build_args(window: tuple[datetime, datetime] | None, unit_tests: bool = True) -> list[str]:
     """`dbt build` for a time window [start, end) of a partitioned step, or the whole history (None).
 
     A partitioned run rebuilds the rows of its window only; unit tests pin logic, not a window, so they run
-    in the unpartitioned builds (the nightly rebuild), not once per backfill.
+    in unpartitioned builds only, and there only while they have not yet passed for the current code
+    (`unit_tests=False` then, see project.unit_tests_passed).
     """
+    args = ["build"] if window is None and unit_tests else ["build", "--exclude-resource-type", "unit_test"]
     if window is None:
-        return ["build"]
+        return args
     start, end = window
     window_vars = {"partition_start": start.strftime("%Y-%m-%d"), "partition_end": end.strftime("%Y-%m-%d")}
-    return ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(window_vars)]
+    return [*args, "--vars", json.dumps(window_vars)]
 
 
 def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
@@ -98,7 +102,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         expected = len(context.selected_asset_keys)
         built = 0
         target = step_target_path(project, name, context.run.run_id)
-        invocation = dbt.cli(dbt_build_args(window), context=context, target_path=target)
+        unit_tests = window is None and not unit_tests_passed(project, name)
+        invocation = dbt.cli(dbt_build_args(window, unit_tests), context=context, target_path=target)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output | dg.AssetMaterialization):
@@ -114,6 +119,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
         if built < expected:
             raise dg.Failure(f"dbt built {built} of the {expected} selected models; see the dbt log above")
+        if unit_tests and invocation.is_successful():
+            mark_unit_tests_passed(project, name)
 
     return _models
 

@@ -128,6 +128,47 @@ def keep_partial_parse(project: DbtProject, target: Path) -> None:
         old.unlink(missing_ok=True)
 
 
+UNIT_TESTS_PASSED = "unit_tests_passed"  # under the project's target dir: one marker per step, code and env
+UNIT_TEST_MARKERS_KEEP = 64
+
+
+def code_fingerprint(project: DbtProject) -> str:
+    """sha256 over the dbt project's files (path and content): any edit to a model, macro, test or setting
+    changes it, a data load does not."""
+    root = Path(project.project_dir)
+    files = {root / "dbt_project.yml"}
+    for pattern in SOURCE_GLOBS:
+        files.update(p for p in root.glob(pattern) if p.is_file())
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _unit_tests_marker(project: DbtProject, step: str) -> Path:
+    root = Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED
+    return root / f"{step}-{code_fingerprint(project)}-{partial_parse_key()}"
+
+
+def unit_tests_passed(project: DbtProject, step: str) -> bool:
+    """Whether this step's dbt unit tests already passed with this very code and environment.
+
+    Unit tests pin a model's logic on fixed fixtures; the warehouse's data never reaches them. Once they
+    passed for the current code (and settings: target, vars), running them again in every load proves
+    nothing new and costs seconds a run (24 unit tests: 3-4 s). They run again after any change to the dbt
+    project or its environment, and always in `make test`/CI.
+    """
+    return _unit_tests_marker(project, step).exists()
+
+
+def mark_unit_tests_passed(project: DbtProject, step: str) -> None:
+    marker = _unit_tests_marker(project, step)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    for old in sorted(marker.parent.iterdir(), key=_mtime)[:-UNIT_TEST_MARKERS_KEEP]:
+        old.unlink(missing_ok=True)
+
+
 STEP_TARGETS_KEEP = 24  # per-invocation target dirs kept for inspection (logs, compiled SQL, run_results)
 
 

@@ -32,12 +32,16 @@ def build_publish_asset() -> dg.AssetsDefinition:
             return _publish_postgres(context, pg_target, tables)
         target = Settings.from_env().marts
         result = publish_marts(duckdb.path, target, run_id=context.run.run_id, tables=tables)
-        context.log.info(f"published {len(result.tables)} marts to {result.path}")
+        context.log.info(
+            f"published {len(result.tables)} marts to {result.path} "
+            f"({len(result.copied)} copied anew, the others unchanged since the last publish)"
+        )
         return dg.MaterializeResult(
             metadata={
                 "path": str(result.path),
                 "tables": len(result.tables),
                 "rows": dg.MetadataValue.json(result.tables),
+                "copied": dg.MetadataValue.json(result.copied),
             }
         )
 

@@ -1,5 +1,9 @@
 -- The default as-of date: the latest date found in the data (last change to an opportunity, its history,
 -- an invoice or an engagement event), so the marts never depend on when dbt happens to run.
+-- A table, not a view: a dozen models read it, and as a view each of them re-derived it from the
+-- deduplicating staging views (2-3 s a read at scale 10).
+{{ config(materialized='table') }}
+
 with opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
 ),

@@ -2,6 +2,10 @@
 -- subscription start) to the end of the fiscal year
 -- after the as-of date; fiscal attributes follow var fiscal_year_start_month. Published as dim_date; models that
 -- must not depend on a mart (the partitioned history marts, built in their own step) read it here.
+-- A table, not a view: a dozen models read it, and as a view each of them re-derived it from the
+-- deduplicating staging views (2-3 s a read at scale 10).
+{{ config(materialized='table') }}
+
 with opportunities as (
     select * from {{ ref('stg_crm__opportunities') }}
 ),

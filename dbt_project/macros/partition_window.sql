@@ -1,5 +1,6 @@
 {#- Partitioned history marts. Dagster sets vars partition_start / partition_end ('YYYY-MM-DD', end exclusive)
-    for one partition or a backfill range; a run without them rebuilds the whole history. Each partitioned
+    for one partition or a backfill range; a run without them rebuilds the whole history (or, for a model
+    with its own incremental logic, what changed: fct_pipeline_snapshot_daily). Each partitioned
     model filters its rows with in_partition_window() and clears the same window first with
     clear_partition_window() (a pre-hook, inside the model's transaction), so a backfill of a range replaces
     exactly that range: the same rows a full rebuild gives, never duplicates. -#}
@@ -32,8 +33,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro clear_partition_window(column) -%}
-    {%- if is_incremental() -%}
+{#- without_window=false: a run without a window deletes nothing here (a model that rebuilds only what changed
+    does its own deleting then). -#}
+{% macro clear_partition_window(column, without_window=true) -%}
+    {%- if is_incremental() and (without_window or partition_window() is not none) -%}
         delete from {{ this }} where {{ in_partition_window(column) }}
     {%- else -%}
         select 1

@@ -105,6 +105,8 @@ def test_kill_during_publish_keeps_the_previous_serving_file_and_the_next_publis
         )
     publish_marts(wh, marts, run_id="good-run")
     before = sha(marts)
+    with connect(wh) as con:  # changed content, so the next publish copies the table again (not kept as is)
+        con.execute("UPDATE marts.fct_big SET h = md5(h)")
     code = (
         "from pathlib import Path; from ingestion.publish import publish_marts; "
         f"publish_marts(Path({str(wh)!r}), Path({str(marts)!r}), run_id='killed-run')"

@@ -1,78 +1,106 @@
 -- Engagement events tied to CRM records. The rep by e-mail (User.Email, case-insensitive). The account,
 -- in order of trust: the CRM ids the tool sent (crm_id), a participant's e-mail matching a Contact or a
 -- Lead (email), a participant's e-mail domain matching exactly one Account website (domain); else unmatched.
--- Among several participants the first one in the list that matches wins.
-with events as (
-    select * from {{ ref('stg_activity__events') }}
+-- Among several participants the first one in the list that matches wins. The lookups come from
+-- int_activity_match_keys.
+--
+-- Incremental: re-matches (a) the events whose live version (int_activity_participants.event_updated_at) differs
+-- from the one held (new, changed or gone), and (b) the events that use a key (rep e-mail, participant e-mail or
+-- domain, CRM account or opportunity id) that int_activity_match_keys saw change since this table last matched
+-- anything (matched_at). Only those events are read from staging. Rows with a null row_fingerprint are removal
+-- markers for events no longer live, deleted by the post-hook before the transaction commits.
+{{ config(
+    materialized='incremental',
+    unique_key='activity_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='append_new_columns',
+    post_hook="delete from {{ this }} where row_fingerprint is null",
+) }}
+-- depends_on: {{ ref('int_activity_participants') }}
+
+{% if is_incremental() %}
+    {% set rematch_ids_query %}
+        with changed_keys as (
+            select key_type, match_key
+            from {{ ref('int_activity_match_keys') }}
+            where changed_at > (select max(matched_at) from {{ this }})
+        ),
+
+        held as (
+            select activity_id, event_updated_at, rep_email, sent_crm_account_id, sent_crm_opportunity_id
+            from {{ this }}
+        )
+
+        -- new, changed or gone: one equi-join per key type below, as an OR of them would not hash-join
+        select coalesce(live.activity_id, held.activity_id)
+        from (
+            select activity_id, event_updated_at
+            from {{ ref('int_activity_participants') }}
+            where participant_position <= 1
+        ) as live
+        full outer join held on live.activity_id = held.activity_id
+        where live.event_updated_at is distinct from held.event_updated_at
+        union
+        select held.activity_id from held
+        inner join changed_keys on changed_keys.key_type = 'rep_email' and held.rep_email = changed_keys.match_key
+        union
+        select held.activity_id from held
+        inner join changed_keys
+            on changed_keys.key_type = 'crm_account_id' and held.sent_crm_account_id = changed_keys.match_key
+        union
+        select held.activity_id from held
+        inner join changed_keys
+            on changed_keys.key_type = 'crm_opportunity_id' and held.sent_crm_opportunity_id = changed_keys.match_key
+        union
+        select participants.activity_id from {{ ref('int_activity_participants') }} as participants
+        inner join changed_keys
+            on changed_keys.key_type = 'participant_email' and participants.participant_email = changed_keys.match_key
+        union
+        select participants.activity_id from {{ ref('int_activity_participants') }} as participants
+        inner join changed_keys
+            on changed_keys.key_type = 'participant_domain' and participants.participant_domain = changed_keys.match_key
+    {% endset %}
+    {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'row_fingerprint' in held_columns -%}
+        {% set rematch_filter = ids_in('activity_id', rematch_ids_query) %}
+    {%- else -%}
+        {#- a table from before this model was incremental: re-match everything once (its new columns are added) -#}
+        {% set rematch_filter = 'true' %}
+    {%- endif -%}
+{% endif %}
+
+with events as materialized (
+    select *
+    from {{ ref('stg_activity__events') }}
+    {% if is_incremental() %}
+    where {{ rematch_filter }}
+    {% endif %}
 ),
 
-users as (
-    select * from {{ ref('stg_crm__users') }}
-),
-
-contacts as (
-    select * from {{ ref('stg_crm__contacts') }}
-),
-
-leads as (
-    select * from {{ ref('stg_crm__leads') }}
-),
-
-accounts as (
-    select * from {{ ref('stg_crm__accounts') }}
-),
-
-opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
+match_keys as (
+    select * from {{ ref('int_activity_match_keys') }} where is_current
 ),
 
 users_by_email as (
-    select
-        email_normalized,
-        min(user_id) as user_id
-    from users
-    where email_normalized is not null
-    group by email_normalized
+    select match_key as email_normalized, user_id from match_keys where key_type = 'rep_email'
 ),
 
-contacts_by_email as (
-    select
-        email_normalized,
-        contact_id,
-        account_id
-    from (
-        select
-            *,
-            row_number() over (partition by email_normalized order by created_at, contact_id) as email_rank
-        from contacts
-        where email_normalized is not null
-    ) as ranked
-    where email_rank = 1
-),
-
-leads_by_email as (
-    select
-        email_normalized,
-        lead_id,
-        converted_account_id
-    from (
-        select
-            *,
-            row_number() over (partition by email_normalized order by created_at, lead_id) as email_rank
-        from leads
-        where email_normalized is not null
-    ) as ranked
-    where email_rank = 1
+emails as (
+    select match_key as email_normalized, contact_id, lead_id, account_id
+    from match_keys
+    where key_type = 'participant_email'
 ),
 
 accounts_by_domain as (
-    select
-        website_domain,
-        min(account_id) as account_id
-    from accounts
-    where website_domain is not null
-    group by website_domain
-    having count(*) = 1
+    select match_key as website_domain, account_id from match_keys where key_type = 'participant_domain'
+),
+
+crm_accounts as (
+    select account_id from match_keys where key_type = 'crm_account_id'
+),
+
+crm_opportunities as (
+    select match_key as opportunity_id, account_id from match_keys where key_type = 'crm_opportunity_id'
 ),
 
 participants as (
@@ -86,19 +114,18 @@ participants as (
     ) as participant_elements
 ),
 
-participant_matches as (
+participant_matches as materialized (
     select
         participants.activity_id,
         participants.participant_position,
-        contacts_by_email.contact_id,
-        coalesce(contacts_by_email.account_id, leads_by_email.converted_account_id) as email_account_id,
-        leads_by_email.lead_id,
+        emails.contact_id,
+        emails.account_id as email_account_id,
+        emails.lead_id,
         accounts_by_domain.account_id as domain_account_id
     from participants
-    left join contacts_by_email on participants.participant_email = contacts_by_email.email_normalized
-    left join leads_by_email on participants.participant_email = leads_by_email.email_normalized
+    left join emails on participants.participant_email = emails.email_normalized
     left join accounts_by_domain
-        on {{ url_domain("split_part(participants.participant_email, '@', 2)") }} = accounts_by_domain.website_domain
+        on {{ participant_email_domain('participants.participant_email') }} = accounts_by_domain.website_domain
 ),
 
 first_matches as (
@@ -130,12 +157,14 @@ resolved as (
         email_match.activity_id is not null as has_email_match,
         events.duration_seconds,
         events.outcome,
-        events.subject
+        events.subject,
+        events.updated_at,
+        events.crm_account_id as sent_crm_account_id,
+        events.crm_opportunity_id as sent_crm_opportunity_id
     from events
     left join users_by_email on events.rep_email = users_by_email.email_normalized
-    left join accounts as crm_accounts on events.crm_account_id = crm_accounts.account_id
-    left join opportunities as crm_opportunities
-        on events.crm_opportunity_id = crm_opportunities.opportunity_id
+    left join crm_accounts on events.crm_account_id = crm_accounts.account_id
+    left join crm_opportunities on events.crm_opportunity_id = crm_opportunities.opportunity_id
     left join first_matches on events.activity_id = first_matches.activity_id
     left join participant_matches as contact_match
         on first_matches.activity_id = contact_match.activity_id
@@ -148,7 +177,7 @@ resolved as (
         and first_matches.domain_position = domain_match.participant_position
 ),
 
-final as (
+matched as (
     select
         activity_id,
         activity_type,
@@ -172,8 +201,63 @@ final as (
         end as match_method,
         duration_seconds,
         outcome,
-        subject
+        subject,
+        updated_at,
+        sent_crm_account_id,
+        sent_crm_opportunity_id
     from resolved
+),
+
+final as (
+    select
+        activity_id,
+        activity_type,
+        direction,
+        occurred_at,
+        rep_email,
+        user_id,
+        contact_id,
+        lead_id,
+        account_id,
+        opportunity_id,
+        match_method,
+        duration_seconds,
+        outcome,
+        subject,
+        -- bookkeeping of the incremental runs (not in fct_activities)
+        sent_crm_account_id,
+        sent_crm_opportunity_id,
+        updated_at as event_updated_at,
+        {{ row_fingerprint(fct_activities_fingerprint_columns()) }} as row_fingerprint,
+        {{ invocation_started_at() }} as matched_at
+    from matched
+    {% if is_incremental() %}
+    union all
+    -- held events no longer live
+    select
+        activity_id,
+        cast(null as varchar) as activity_type,
+        cast(null as varchar) as direction,
+        cast(null as timestamp) as occurred_at,
+        cast(null as varchar) as rep_email,
+        cast(null as varchar) as user_id,
+        cast(null as varchar) as contact_id,
+        cast(null as varchar) as lead_id,
+        cast(null as varchar) as account_id,
+        cast(null as varchar) as opportunity_id,
+        cast(null as varchar) as match_method,
+        cast(null as bigint) as duration_seconds,
+        cast(null as varchar) as outcome,
+        cast(null as varchar) as subject,
+        cast(null as varchar) as sent_crm_account_id,
+        cast(null as varchar) as sent_crm_opportunity_id,
+        cast(null as timestamp) as event_updated_at,
+        null as row_fingerprint,
+        {{ invocation_started_at() }} as matched_at
+    from {{ this }}
+    where {{ rematch_filter }}
+        and activity_id not in (select activity_id from events)
+    {% endif %}
 )
 
 select * from final

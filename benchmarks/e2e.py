@@ -51,13 +51,18 @@ def steps_seconds(run_id: str) -> dict[str, float]:
 
 
 def fixed_cost(work: Path, scale: float, seed: int) -> dict:
-    """A full run on a tiny landing zone: what a run costs whatever the data (Python and Dagster start,
-    one `dbt build` per step, one GE suite per gate, publish). No incremental run of the same pipeline
-    can be cheaper, so fixed / full-run seconds is the lowest incremental ratio this design can reach."""
+    """What a run costs whatever the data (Python and Dagster start, one `dbt build` per step, one GE suite per
+    gate, publish): a second run on a tiny landing zone, with nothing new. The first run is a first build (dbt
+    parses the project for a new environment, the unit tests run once, every table is created); the second is
+    what every later run pays at least, so no incremental run of this pipeline can be cheaper than it, and
+    fixed / full-run seconds is the lowest incremental ratio this design can reach at a scale."""
     from ingestion.demo.generator import generate
 
     landing = work / "landing"
     generate(landing, scale=scale, seed=seed)
+    first = pipeline(landing, work / "e2e")
     res = pipeline(landing, work / "e2e")
     res["scale"] = scale
+    res["first_run_seconds"] = first["seconds"]
+    res["failures"] = first["failures"] + res["failures"]
     return res

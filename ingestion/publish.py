@@ -36,15 +36,27 @@ class PublishResult:
 
 
 def published_info(marts_path: Path) -> dict | None:
-    """What the serving file holds now (run id, time, tables), or None if nothing was published yet."""
+    """What the serving file holds now (run id, time, tables, and each table's content signature when the
+    publish recorded one), or None if nothing was published yet."""
     if not Path(marts_path).exists():
         return None
     con = connect(marts_path, read_only=True)
     try:
-        row = con.execute(f"SELECT run_id, published_at, tables FROM marts.{PUBLISH_LOG}").fetchone()
+        cols = {r[0] for r in con.execute(f"DESCRIBE marts.{PUBLISH_LOG}").fetchall()}
+        signatures = "signatures" if "signatures" in cols else "NULL"
+        row = con.execute(
+            f"SELECT run_id, published_at, tables, {signatures} FROM marts.{PUBLISH_LOG}"
+        ).fetchone()
     finally:
         con.close()
-    return {"run_id": row[0], "published_at": row[1], "tables": json.loads(row[2])} if row else None
+    if not row:
+        return None
+    return {
+        "run_id": row[0],
+        "published_at": row[1],
+        "tables": json.loads(row[2]),
+        "signatures": json.loads(row[3]) if row[3] else {},
+    }
 
 
 def _signature(con, catalog: str, schema: str, table: str) -> tuple[str, int]:
@@ -67,22 +79,11 @@ def _signature(con, catalog: str, schema: str, table: str) -> tuple[str, int]:
 def _previous_signatures(marts_path: Path) -> dict[str, str]:
     """Table -> signature recorded by the publish that wrote the current serving file ({} when there is
     none, it predates signatures, or it cannot be read: then everything is copied, as on a first publish)."""
-    if not marts_path.exists():
-        return {}
     try:
-        con = connect(marts_path, read_only=True)
+        info = published_info(marts_path)
     except Exception:  # noqa: BLE001 - an unreadable serving file is simply rewritten in full
         return {}
-    try:
-        cols = {r[0] for r in con.execute(f"DESCRIBE marts.{PUBLISH_LOG}").fetchall()}
-        if "signatures" not in cols:
-            return {}
-        row = con.execute(f"SELECT signatures FROM marts.{PUBLISH_LOG}").fetchone()
-        return json.loads(row[0]) if row and row[0] else {}
-    except Exception:  # noqa: BLE001
-        return {}
-    finally:
-        con.close()
+    return info["signatures"] if info else {}
 
 
 # A publish that would re-copy more than this share of the serving file's rows writes a fresh file instead:

@@ -335,15 +335,23 @@ def test_incremental_runs_equal_full_rebuilds(built: tuple[Path, Path], tmp_path
         landing, batch, "Account", {website_taker: {"Website": "https://www.h1-elsewhere.test/"}}
     )
     write_crm_versions(landing, batch, "Opportunity", {opportunity_id: {"AccountId": new_account}})
+    # an event delivered again with other content under the same updated_at: the later batch's version is the
+    # live one (raw keeps both), so it must be re-read and re-matched although its version stamp did not move
+    resent = {**events[plain[5]], "participant_emails": [other_contact_email], "subject": "h1 resent"}
+    write_events(landing, batch, [resent])
     load(warehouse, landing)
     written = incremental_build(warehouse, work)
     assert_equals_full_rebuild(warehouse, landing, tmp_path)
-    assert written["intermediate.int_activity_participants"][0] == 0  # no event changed
+    assert written["intermediate.int_activity_participants"][0] == 1  # the resent event's one participant
     with duckdb.connect(str(warehouse), read_only=True) as con:
         moved = con.execute(
             f"SELECT account_id FROM marts.fct_activities WHERE activity_id = '{third['id']}'"
         )
         assert moved.fetchone()[0] == new_account
+        resent_subject = con.execute(
+            f"SELECT subject FROM marts.fct_activities WHERE activity_id = '{resent['id']}'"
+        ).fetchone()[0]
+        assert resent_subject == "h1 resent"
     assert 0 < written["intermediate.int_activities_matched"][0] < n_events * 0.25
     assert 0 < written["marts.fct_activities"][0] < n_events * 0.25
 
@@ -359,7 +367,7 @@ def test_first_incremental_run_on_a_table_built_before_it_was_incremental(tmp_pa
     with duckdb.connect(str(warehouse)) as con:
         con.execute(
             "CREATE OR REPLACE TABLE intermediate.int_activities_matched AS SELECT * EXCLUDE (sent_crm_account_id, "
-            "sent_crm_opportunity_id, event_updated_at, row_fingerprint, matched_at) "
+            "sent_crm_opportunity_id, event_updated_at, event_record_hash, row_fingerprint, matched_at) "
             "FROM intermediate.int_activities_matched"
         )
     assert_ok(dbt_build(warehouse, tmp_path, *SELECT))

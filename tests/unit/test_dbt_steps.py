@@ -33,26 +33,39 @@ def test_unit_tests_can_be_left_out_of_an_unpartitioned_build():
 def test_unit_tests_rerun_after_any_change_to_the_code_or_environment(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from orchestration.defs.dbt.project import mark_unit_tests_passed, unit_tests_passed
+    from orchestration.defs.dbt.project import mark_unit_tests_passed, unit_tests_marker
 
     (tmp_path / "models").mkdir()
     (tmp_path / "dbt_project.yml").write_text("name: p\n")
+    (tmp_path / "profiles.yml").write_text("p: {target: dev}\n")
     model = tmp_path / "models" / "m.sql"
     model.write_text("select 1 as x\n")
     project = SimpleNamespace(project_dir=tmp_path, target_path="target")
     monkeypatch.setenv("SALESDW_FISCAL_YEAR_START_MONTH", "1")
 
-    assert not unit_tests_passed(project, "dbt_staging")
-    mark_unit_tests_passed(project, "dbt_staging")
-    assert unit_tests_passed(project, "dbt_staging")
-    assert not unit_tests_passed(project, "dbt_marts")  # per step: each step has its own unit tests
+    def passed(step: str = "dbt_staging", selection: str = "path:models/staging") -> bool:
+        return unit_tests_marker(project, step, selection).exists()
 
-    model.write_text("select 2 as x\n")  # an edited model: its unit tests must run again
-    assert not unit_tests_passed(project, "dbt_staging")
-    mark_unit_tests_passed(project, "dbt_staging")
-    assert unit_tests_passed(project, "dbt_staging")
+    assert not passed()
+    mark_unit_tests_passed(unit_tests_marker(project, "dbt_staging", "path:models/staging"))
+    assert passed()
+    assert not passed("dbt_marts")  # per step: each step has its own unit tests
+    assert not passed(selection="path:models/staging path:models/extra")  # a model moved into the step
+
+    marker = unit_tests_marker(project, "dbt_staging", "path:models/staging")
+    model.write_text(
+        "select 2 as x\n"
+    )  # edited while dbt ran: the marker computed before stays the old code's
+    mark_unit_tests_passed(marker)
+    assert not passed()  # the edited model's unit tests must run again
+    mark_unit_tests_passed(unit_tests_marker(project, "dbt_staging", "path:models/staging"))
+    assert passed()
+
+    (tmp_path / "profiles.yml").write_text("p: {target: dev, threads: 4}\n")  # the connection settings
+    assert not passed()
+    mark_unit_tests_passed(unit_tests_marker(project, "dbt_staging", "path:models/staging"))
 
     monkeypatch.setenv("SALESDW_FISCAL_YEAR_START_MONTH", "4")  # a setting the models read
-    assert not unit_tests_passed(project, "dbt_staging")
+    assert not passed()
     monkeypatch.setenv("SALESDW_FISCAL_YEAR_START_MONTH", "1")
-    assert unit_tests_passed(project, "dbt_staging")
+    assert passed()

@@ -21,7 +21,7 @@ from orchestration.defs.dbt.project import (
     prune_step_targets,
     salesdw_dbt_project,
     step_target_path,
-    unit_tests_passed,
+    unit_tests_marker,
 )
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
@@ -68,7 +68,7 @@ def dbt_build_args(window: tuple[datetime, datetime] | None, unit_tests: bool = 
 
     A partitioned run rebuilds the rows of its window only; unit tests pin logic, not a window, so they run
     in unpartitioned builds only, and there only while they have not yet passed for the current code
-    (`unit_tests=False` then, see project.unit_tests_passed).
+    (`unit_tests=False` then, see project.unit_tests_marker).
     """
     args = ["build"] if window is None and unit_tests else ["build", "--exclude-resource-type", "unit_test"]
     if window is None:
@@ -102,7 +102,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         expected = len(context.selected_asset_keys)
         built = 0
         target = step_target_path(project, name, context.run.run_id)
-        unit_tests = window is None and not unit_tests_passed(project, name)
+        passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}")
+        unit_tests = window is None and not passed_marker.exists()
         invocation = dbt.cli(dbt_build_args(window, unit_tests), context=context, target_path=target)
         try:
             for event in invocation.stream():
@@ -120,7 +121,7 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         if built < expected:
             raise dg.Failure(f"dbt built {built} of the {expected} selected models; see the dbt log above")
         if unit_tests and invocation.is_successful():
-            mark_unit_tests_passed(project, name)
+            mark_unit_tests_passed(passed_marker)
 
     return _models
 

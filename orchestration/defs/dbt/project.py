@@ -40,13 +40,16 @@ def salesdw_dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def _newest_source_mtime(project_dir: Path) -> float:
-    newest = (project_dir / "dbt_project.yml").stat().st_mtime
+def _source_files(project_dir: Path) -> list[Path]:
+    """dbt_project.yml and every model, macro, test, snapshot and seed file of the project."""
+    files = {project_dir / "dbt_project.yml"}
     for pattern in SOURCE_GLOBS:
-        for p in project_dir.glob(pattern):
-            if p.is_file():
-                newest = max(newest, p.stat().st_mtime)
-    return newest
+        files.update(p for p in project_dir.glob(pattern) if p.is_file())
+    return sorted(files)
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    return max(_mtime(p) for p in _source_files(project_dir))
 
 
 def ensure_manifest(project: DbtProject) -> Path:
@@ -133,36 +136,40 @@ UNIT_TEST_MARKERS_KEEP = 64
 
 
 def code_fingerprint(project: DbtProject) -> str:
-    """sha256 over the dbt project's files (path and content): any edit to a model, macro, test or setting
-    changes it, a data load does not."""
+    """sha256 over what a dbt unit test's outcome depends on besides the step: the project's files and profiles.yml
+    (path and content) and the versions of dbt-core, its adapters and DuckDB. An edit to a model, macro, test or
+    setting changes it; a data load does not."""
+    import importlib.metadata
+
     root = Path(project.project_dir)
-    files = {root / "dbt_project.yml"}
-    for pattern in SOURCE_GLOBS:
-        files.update(p for p in root.glob(pattern) if p.is_file())
     digest = hashlib.sha256()
-    for path in sorted(files):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in [*_source_files(root), *(root / "profiles.yml",)]:
+        if path.exists():
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for dist in ("dbt-core", "dbt-duckdb", "dbt-postgres", "duckdb"):
+        try:
+            digest.update(f"{dist}={importlib.metadata.version(dist)}\0".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{dist}=none\0".encode())
     return digest.hexdigest()[:16]
 
 
-def _unit_tests_marker(project: DbtProject, step: str) -> Path:
-    root = Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED
-    return root / f"{step}-{code_fingerprint(project)}-{partial_parse_key()}"
+def unit_tests_marker(project: DbtProject, step: str, selection: str) -> Path:
+    """Where a step records that its dbt unit tests passed for the current code, environment (target, vars,
+    settings: the partial-parse key) and selection. Computed once before the build and written after it passed,
+    so an edit made while dbt runs is never taken as tested.
 
-
-def unit_tests_passed(project: DbtProject, step: str) -> bool:
-    """Whether this step's dbt unit tests already passed with this very code and environment.
-
-    Unit tests pin a model's logic on fixed fixtures; the warehouse's data never reaches them. Once they
-    passed for the current code (and settings: target, vars), running them again in every load proves
-    nothing new and costs seconds a run (24 unit tests: 3-4 s). They run again after any change to the dbt
-    project or its environment, and always in `make test`/CI.
+    Unit tests pin a model's logic on fixed fixtures; the warehouse's data never reaches them. Once they passed
+    for the current code and settings, running them again in every load proves nothing new and costs seconds a
+    run (24 unit tests: 3-4 s). They run again after any change, and always in `make test`/CI.
     """
-    return _unit_tests_marker(project, step).exists()
+    key = hashlib.sha256(
+        f"{code_fingerprint(project)}|{partial_parse_key()}|{selection}".encode()
+    ).hexdigest()
+    return Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED / f"{step}-{key[:24]}"
 
 
-def mark_unit_tests_passed(project: DbtProject, step: str) -> None:
-    marker = _unit_tests_marker(project, step)
+def mark_unit_tests_passed(marker: Path) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     for old in sorted(marker.parent.iterdir(), key=_mtime)[:-UNIT_TEST_MARKERS_KEEP]:

@@ -4,7 +4,7 @@
 -- Among several participants the first one in the list that matches wins. The lookups come from
 -- int_activity_match_keys.
 --
--- Incremental: re-matches (a) the events whose live version (int_activity_participants.event_updated_at) differs
+-- Incremental: re-matches (a) the events whose live version (int_activity_participants.event_record_hash) differs
 -- from the one held (new, changed or gone), and (b) the events that use a key (rep e-mail, participant e-mail or
 -- domain, CRM account or opportunity id) that int_activity_match_keys saw change since this table last matched
 -- anything (matched_at). Only those events are read from staging. Rows with a null row_fingerprint are removal
@@ -27,19 +27,19 @@
         ),
 
         held as (
-            select activity_id, event_updated_at, rep_email, sent_crm_account_id, sent_crm_opportunity_id
+            select activity_id, event_record_hash, rep_email, sent_crm_account_id, sent_crm_opportunity_id
             from {{ this }}
         )
 
         -- new, changed or gone: one equi-join per key type below, as an OR of them would not hash-join
         select coalesce(live.activity_id, held.activity_id)
         from (
-            select activity_id, event_updated_at
+            select activity_id, event_record_hash
             from {{ ref('int_activity_participants') }}
             where participant_position <= 1
         ) as live
         full outer join held on live.activity_id = held.activity_id
-        where live.event_updated_at is distinct from held.event_updated_at
+        where live.event_record_hash is distinct from held.event_record_hash
         union
         select held.activity_id from held
         inner join changed_keys on changed_keys.key_type = 'rep_email' and held.rep_email = changed_keys.match_key
@@ -61,10 +61,19 @@
             on changed_keys.key_type = 'participant_domain' and participants.participant_domain = changed_keys.match_key
     {% endset %}
     {%- set held_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if 'row_fingerprint' in held_columns -%}
+    {#- int_activity_match_keys rebuilt from scratch since the last match (a full refresh of it alone, a dropped
+        table): keys that stopped resolving are no longer listed as changed, so only a full re-match is safe -#}
+    {%- set keys_rebuilt = false -%}
+    {%- if execute and 'matched_at' in held_columns -%}
+        {%- set keys_rebuilt = run_query(
+            'select coalesce((select min(changed_at) from ' ~ ref('int_activity_match_keys')
+            ~ ') > (select max(matched_at) from ' ~ this ~ '), false)').columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if 'row_fingerprint' in held_columns and not keys_rebuilt -%}
         {% set rematch_filter = ids_in('activity_id', rematch_ids_query) %}
     {%- else -%}
-        {#- a table from before this model was incremental: re-match everything once (its new columns are added) -#}
+        {#- a table from before this model was incremental (its new columns are added), or keys rebuilt: re-match
+            everything once -#}
         {% set rematch_filter = 'true' %}
     {%- endif -%}
 {% endif %}
@@ -159,6 +168,7 @@ resolved as (
         events.outcome,
         events.subject,
         events.updated_at,
+        events.record_hash,
         events.crm_account_id as sent_crm_account_id,
         events.crm_opportunity_id as sent_crm_opportunity_id
     from events
@@ -203,6 +213,7 @@ matched as (
         outcome,
         subject,
         updated_at,
+        record_hash,
         sent_crm_account_id,
         sent_crm_opportunity_id
     from resolved
@@ -228,6 +239,7 @@ final as (
         sent_crm_account_id,
         sent_crm_opportunity_id,
         updated_at as event_updated_at,
+        record_hash as event_record_hash,
         {{ row_fingerprint(fct_activities_fingerprint_columns()) }} as row_fingerprint,
         {{ invocation_started_at() }} as matched_at
     from matched
@@ -252,6 +264,7 @@ final as (
         cast(null as varchar) as sent_crm_account_id,
         cast(null as varchar) as sent_crm_opportunity_id,
         cast(null as timestamp) as event_updated_at,
+        cast(null as varchar) as event_record_hash,
         null as row_fingerprint,
         {{ invocation_started_at() }} as matched_at
     from {{ this }}

@@ -1,14 +1,15 @@
 -- One row per external participant of a live activity event (position 0 with no e-mail for an event without any, so
 -- that every live event is listed with the version it was read at): the index that finds the events a changed
 -- Contact/Lead e-mail or Account domain affects, and the list of live event versions int_activities_matched compares
--- itself with. Incremental: only events whose current version (updated_at) differs from the one held are read and
--- unnested again; events no longer live are removed. Rows with a null participant_position are removal markers,
--- deleted by the post-hook before the transaction commits.
+-- itself with. Incremental: only events whose current version (record_hash, the loader's content hash) differs from
+-- the one held are read and unnested again; events no longer live are removed. Rows with a null
+-- participant_position are removal markers, deleted by the post-hook before the transaction commits. A column
+-- added by a newer version of this model arrives empty in an older table: every event then looks changed.
 {{ config(
     materialized='incremental',
     unique_key='activity_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     post_hook="delete from {{ this }} where participant_position is null",
 ) }}
 
@@ -16,11 +17,11 @@
     {#- Events new, changed or gone since the last run: only (id, version) is read from every event. -#}
     {% set changed_ids_query %}
         select coalesce(live.activity_id, held.activity_id)
-        from (select activity_id, updated_at from {{ ref('stg_activity__events') }}) as live
+        from (select activity_id, record_hash from {{ ref('stg_activity__events') }}) as live
         full outer join (
-            select activity_id, event_updated_at from {{ this }} where participant_position <= 1
+            select activity_id, event_record_hash from {{ this }} where participant_position <= 1
         ) as held on live.activity_id = held.activity_id
-        where live.updated_at is distinct from held.event_updated_at
+        where live.record_hash is distinct from held.event_record_hash
     {% endset %}
     {% set changed_filter = ids_in('activity_id', changed_ids_query) %}
 {% endif %}
@@ -29,6 +30,7 @@ with events as materialized (
     select
         activity_id,
         updated_at,
+        record_hash,
         participant_emails
     from {{ ref('stg_activity__events') }}
     {% if is_incremental() %}
@@ -64,7 +66,8 @@ final as (
         participants.participant_position,
         participants.participant_email,
         {{ participant_email_domain('participants.participant_email') }} as participant_domain,
-        events.updated_at as event_updated_at
+        events.updated_at as event_updated_at,
+        events.record_hash as event_record_hash
     from participants
     inner join events on participants.activity_id = events.activity_id
     {% if is_incremental() %}
@@ -75,7 +78,8 @@ final as (
         cast(null as bigint) as participant_position,
         cast(null as varchar) as participant_email,
         cast(null as varchar) as participant_domain,
-        cast(null as timestamp) as event_updated_at
+        cast(null as timestamp) as event_updated_at,
+        cast(null as varchar) as event_record_hash
     from {{ this }}
     where {{ changed_filter }}
         and participant_position <= 1

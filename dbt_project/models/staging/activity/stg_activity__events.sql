@@ -16,7 +16,9 @@ renamed as (
         nullif(trim(crm_opportunity_id), '') as crm_opportunity_id,
         cast(duration_seconds as bigint) as duration_seconds,
         lower(cast(outcome as varchar)) as outcome,
-        cast(subject as varchar) as subject
+        cast(subject as varchar) as subject,
+        -- the loader's hash of this version's content: any re-delivered change shows, even under the same updated_at
+        _record_hash as record_hash
     from source
     where not coalesce(is_deleted, false)
 )

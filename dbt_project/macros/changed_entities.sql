@@ -49,7 +49,7 @@
     the old ones' (odds ~2^-64); a DuckDB upgrade that changes hash() makes every key look changed, which only
     costs one full rebuild. -#}
 {% macro duckdb__entity_fingerprint_agg(columns, order_by) -%}
-    cast(count(*) as varchar) || ':' || cast(sum(hash({{ columns | join(', ') }})) as varchar)
+    cast(count(*) as varchar) || ':' || cast(sum({{ row_fingerprint(columns) }}) as varchar)
 {%- endmacro %}
 
 {% macro _changed_entities_exists(relation) -%}

@@ -93,8 +93,13 @@ class HttpClient:
         self.requests = 0
         self.retries = 0
 
-    def get(self, path_or_url: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
-        resp = self.request("GET", path_or_url, params=params)
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        resp = self.request("GET", path_or_url, params=params, headers=headers)
         # Decimals stay exact: a float would turn 0.1 into 0.1000000000000000055.
         return json.loads(resp.content, parse_float=Decimal)
 

@@ -237,13 +237,13 @@ class SalesforceConnector:
             {
                 "Authorization": f"Bearer {s.salesforce_access_token}",
                 "Accept": "application/json",
-                # REST: 200..2000 records per page; Salesforce may return fewer.
-                "Sforce-Query-Options": f"batchSize={batch_size}",
             },
             system="Salesforce",
             auth_hint=AUTH_HINT,
             retry=retry,
         )
+        # REST query pages: 200..2000 records; Salesforce may return fewer.
+        self.query_options = {"Sforce-Query-Options": f"batchSize={batch_size}"}
         self.state = StateStore(con, CONNECTOR)
         self.spool = Spool(con, s.spool_dir, CONNECTOR, run_id=run_id, on_file=on_file)
         self.routes: dict[str, str] = {}
@@ -361,7 +361,7 @@ class SalesforceConnector:
         url: str = f"{self.base_path}/queryAll"
         params: dict | None = {"q": build_soql(obj, fields, self._since(obj))}
         while True:
-            page = self.client.get(url, params)
+            page = self.client.get(url, params, headers=self.query_options)
             records = canonical_rows(obj, page.get("records", []), fields)
             result.pages += 1
             if records:

@@ -413,6 +413,19 @@ def test_bulk_result_sets_are_followed_by_locator_until_null(tmp_path, demo_land
         con.close()
 
 
+def test_rest_pages_hold_as_many_records_as_the_batch_size_asks(tmp_path, demo_landing, fast_retry):
+    with SalesforceServer(TOKEN) as server:
+        _load_all(server, demo_landing)
+        con = connect(tmp_path / "api.duckdb")
+        opp = object_for("crm", "Opportunity")
+        res = SalesforceConnector(
+            con, _settings(tmp_path, server, api="rest"), objects=[opp], retry=fast_retry, batch_size=200
+        ).pull()
+        n = len(server.records["Opportunity"])
+        assert n > 1000 and res.pages == -(-n // 200) and res.records == n
+        con.close()
+
+
 def test_a_pull_killed_while_its_job_runs_waits_for_the_same_job_next_time(
     tmp_path, demo_landing, file_drop, fast_retry
 ):

@@ -109,7 +109,11 @@ def canonical_text(typ: str, value: Any) -> str:
             return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
         if typ in ("decimal", "rate", "int"):
             d = Decimal(text)
-            return format(d.normalize(), "f") if d.is_finite() else text
+            if not d.is_finite():
+                return text
+            # Plain digits, no trailing zeros; not Decimal.normalize(), which rounds past 28 digits.
+            plain = format(d, "f")
+            return plain.rstrip("0").rstrip(".") if "." in plain else plain
     except (ValueError, InvalidOperation):
         pass  # not this type at all: the loader quarantines it with the reason
     return text

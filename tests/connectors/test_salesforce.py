@@ -526,7 +526,13 @@ def test_both_apis_values_are_written_in_one_text():
         == canonical_text("decimal", "1390000000")
         == "1390000000"
     )
-    assert canonical_text("int", 250) == canonical_text("int", "250") == "250"
+    assert (
+        canonical_text("int", 250) == canonical_text("int", "250") == canonical_text("int", "250.0") == "250"
+    )
+    assert canonical_text("decimal", "100") == canonical_text("decimal", Decimal("1E+2")) == "100"
+    assert (
+        canonical_text("decimal", "123456789012345678901234567890.10") == "123456789012345678901234567890.1"
+    )
     assert canonical_text("bool", True) == canonical_text("bool", "true") == "true"
     assert canonical_text("decimal", None) == canonical_text("decimal", "") == ""
     assert canonical_text("decimal", "12,5") == "12,5"  # not a number: left for the loader to quarantine

@@ -142,8 +142,21 @@ CONNECTOR_VARIABLES: dict[str, tuple[str, str]] = {
     "SALESDW_CONNECTOR_SPOOL": ("data/spool", "where connectors write each fetched page before loading it"),
     "SALESDW_SALESFORCE_INSTANCE_URL": ("", "Salesforce instance, e.g. https://acme.my.salesforce.com"),
     "SALESDW_SALESFORCE_ACCESS_TOKEN": ("", "Salesforce OAuth access token (secret)"),
-    "SALESDW_SALESFORCE_API_VERSION": ("62.0", "Salesforce REST API version"),
+    # Winter '27, the release every org runs since October 2026; an org that lacks it is named in the error.
+    "SALESDW_SALESFORCE_API_VERSION": ("68.0", "Salesforce API version (REST query and Bulk API 2.0)"),
     "SALESDW_SALESFORCE_LOOKBACK_MINUTES": ("60", "re-read this much before the SystemModstamp cursor"),
+    "SALESDW_SALESFORCE_BULK_OBJECTS": (
+        "OpportunityHistory,Contact,Lead",
+        "objects always read through Bulk API 2.0 query jobs (comma-separated; 'none': only by count)",
+    ),
+    "SALESDW_SALESFORCE_BULK_THRESHOLD": (
+        "10000",
+        "other objects go through Bulk API 2.0 when the org's record count (/limits/recordCount) is above this",
+    ),
+    "SALESDW_SALESFORCE_BULK_PAGE_SIZE": (
+        "50000",
+        "records per Bulk API 2.0 result page (maxRecords); each page is one batch file and one load",
+    ),
     "SALESDW_STRIPE_API_KEY": ("", "Stripe secret or restricted (read-only) API key (secret)"),
     "SALESDW_STRIPE_API_BASE": ("https://api.stripe.com", "Stripe API base URL"),
     "SALESDW_STRIPE_LOOKBACK_MINUTES": ("60", "re-read this much before the created / event cursors"),
@@ -162,6 +175,9 @@ class ConnectorSettings:
     salesforce_access_token: str = field(repr=False)
     salesforce_api_version: str
     salesforce_lookback_minutes: float
+    salesforce_bulk_objects: tuple[str, ...]
+    salesforce_bulk_threshold: int
+    salesforce_bulk_page_size: int
     stripe_api_key: str = field(repr=False)
     stripe_api_base: str
     stripe_lookback_minutes: float
@@ -199,6 +215,9 @@ class ConnectorSettings:
             salesforce_access_token=get("SALESDW_SALESFORCE_ACCESS_TOKEN"),
             salesforce_api_version=get("SALESDW_SALESFORCE_API_VERSION").lstrip("v"),
             salesforce_lookback_minutes=float(get("SALESDW_SALESFORCE_LOOKBACK_MINUTES")),
+            salesforce_bulk_objects=_object_list(get("SALESDW_SALESFORCE_BULK_OBJECTS")),
+            salesforce_bulk_threshold=_count("SALESDW_SALESFORCE_BULK_THRESHOLD", get, minimum=0),
+            salesforce_bulk_page_size=_count("SALESDW_SALESFORCE_BULK_PAGE_SIZE", get, minimum=1),
             stripe_api_key=get("SALESDW_STRIPE_API_KEY"),
             stripe_api_base=get("SALESDW_STRIPE_API_BASE").rstrip("/"),
             stripe_lookback_minutes=float(get("SALESDW_STRIPE_LOOKBACK_MINUTES")),
@@ -207,3 +226,20 @@ class ConnectorSettings:
             sql_source_updated_column=get("SALESDW_SQL_SOURCE_UPDATED_COLUMN"),
             sql_source_lookback_minutes=float(get("SALESDW_SQL_SOURCE_LOOKBACK_MINUTES")),
         )
+
+
+def _object_list(value: str) -> tuple[str, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    return tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+
+
+def _count(name: str, get, *, minimum: int) -> int:
+    value = get(name)
+    try:
+        n = int(value)
+    except ValueError:
+        n = minimum - 1
+    if n < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return n

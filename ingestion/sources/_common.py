@@ -71,7 +71,7 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 class HttpClient:
-    """GET JSON with retries on 429, 5xx and dropped connections; other errors raise ConnectorError."""
+    """HTTP with retries on 429, 5xx and dropped connections; other errors raise ConnectorError."""
 
     def __init__(
         self,
@@ -93,19 +93,39 @@ class HttpClient:
         self.requests = 0
         self.retries = 0
 
-    def get(self, path_or_url: str, params: Mapping[str, Any] | list[tuple[str, Any]] | None = None) -> Any:
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        resp = self.request("GET", path_or_url, params=params, headers=headers)
+        # Decimals stay exact: a float would turn 0.1 into 0.1000000000000000055.
+        return json.loads(resp.content, parse_float=Decimal)
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Any method, retried like `get`; returns the successful response (its body unread)."""
         url = path_or_url if path_or_url.startswith("http") else self.base_url + path_or_url
         attempt = 0
         while True:
             self.requests += 1
             try:
-                resp = self.session.get(url, params=params, timeout=self.timeout)
+                resp = self.session.request(
+                    method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 resp, wait_hint, why = None, None, type(exc).__name__
             else:
                 if resp.status_code < 400:
-                    # Decimals stay exact: a float would turn 0.1 into 0.1000000000000000055.
-                    return json.loads(resp.content, parse_float=Decimal)
+                    return resp
                 if resp.status_code not in RETRY_STATUS:
                     raise self._error(resp)
                 wait_hint, why = (

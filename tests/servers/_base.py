@@ -11,6 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
+class Raw:
+    """A response body that is not JSON (e.g. Bulk API CSV results)."""
+
+    content: bytes
+    content_type: str
+
+
+@dataclass
 class Faults:
     """Deterministic faults by request number (1-based, counting every request, retries included).
 
@@ -25,7 +33,11 @@ class Faults:
 
 
 class ApiServer:
-    """Subclasses implement `route(method, path, query, headers) -> (status, body, headers)`."""
+    """Subclasses implement `route(method, path, query, headers) -> (status, body, headers)`.
+
+    The body is JSON-serialisable, a `Raw`, or None (no content). Routes run under `self.lock`, and the
+    current request's body is `self.request_body` (bytes).
+    """
 
     def __init__(self, token: str, faults: Faults | None = None):
         self.token = token
@@ -35,6 +47,7 @@ class ApiServer:
         self.pages_served = 0
         self.statuses: list[int] = []
         self.paths: list[str] = []
+        self.request_body = b""
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -60,7 +73,10 @@ class ApiServer:
 
     def handle(self, handler: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        request_body = handler.rfile.read(length) if length else b""
         with self.lock:
+            self.request_body = request_body
             self.request_count += 1
             self.paths.append(parts.path)
             if handler.headers.get("Authorization") != f"Bearer {self.token}":
@@ -79,9 +95,15 @@ class ApiServer:
                 if status == 200:
                     self.pages_served += 1
             self.statuses.append(status)
-        payload = json.dumps(body).encode()
+        if isinstance(body, Raw):
+            payload, content_type = body.content, body.content_type
+        elif body is None:
+            payload, content_type = b"", None
+        else:
+            payload, content_type = json.dumps(body).encode(), "application/json"
         handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
+        if content_type:
+            handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for k, v in headers.items():
             handler.send_header(k, v)
@@ -94,6 +116,8 @@ class ApiServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 server.handle(self)
+
+            do_POST = do_PATCH = do_DELETE = do_GET  # noqa: N815
 
             def log_message(self, *args):  # keep pytest output clean
                 pass

@@ -77,12 +77,16 @@
     )
 {%- endmacro %}
 
-{# subscription -> how many of its discounts cannot be valued: from basil on, any beyond the first (stacked
-   discounts are not modelled) and a first one whose coupon was not expanded (only its id arrived). #}
+{# subscription -> how many of its discounts cannot be valued. Before basil `discount` is the one valued (its
+   id also in `discounts` from 2023 on); from basil on the first of `discounts`, unless it arrived as a bare id
+   or with its coupon as one. Stacked discounts (any beyond the first) are not modelled: counted too. #}
 {% macro stripe_subscription_discounts_unvalued() -%}
+    {%- set n = json_list_length('discounts') -%}
     case
-        when {{ json_list_length('discounts') }} > 0 then
-            {{ json_list_length('discounts') }} - 1
+        when {{ json_text('discount', '$.id') }} is not null or {{ json_text('discount', '$.coupon.id') }} is not null
+            then greatest(coalesce({{ n }}, 1) - 1, 0)
+        when {{ n }} > 0 then
+            {{ n }} - 1
             + case
                 when {{ stripe_subscription_discount('coupon.percent_off', 'decimal(38, 9)') }} is null
                     and {{ stripe_subscription_discount('coupon.amount_off', 'bigint') }} is null then 1

@@ -785,7 +785,6 @@ def _write_invoice_payments(w, inv, i_ids, pi_ids, inpay_ids, currency, paid_at,
         "billing/invoice_payments",
         """
         SELECT id, 'invoice_payment' AS object, amount_paid, amount_requested, created, currency, invoice,
-               true AS is_default, false AS livemode,
                {'type': 'payment_intent', 'payment_intent': pi} AS payment, status,
                {'canceled_at': canceled_at, 'paid_at': paid_at} AS status_transitions, _b
         FROM inpay_v""",

@@ -61,8 +61,8 @@ BASIL_JSON_FIELDS = {
     "billing/invoices": "id object customer parent status created period_start period_end currency subtotal "
     "total amount_due amount_paid lines status_transitions",
     "billing/charges": "id object customer amount amount_refunded currency status paid refunded created payment_intent",
-    "billing/invoice_payments": "id object amount_paid amount_requested created currency invoice is_default livemode "
-    "payment status status_transitions",
+    "billing/invoice_payments": "id object amount_paid amount_requested created currency invoice payment status "
+    "status_transitions",
 }
 VERSIONS = (stripe_versions.LAST_BEFORE_BASIL, stripe_versions.CURRENT)
 

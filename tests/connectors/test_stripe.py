@@ -9,6 +9,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from ingestion.contract import BILLING_OBJECTS, object_for
 from ingestion.demo.generator import generate
@@ -240,6 +241,16 @@ def test_every_request_pins_the_version_and_each_page_records_the_answer(
             con, _settings(tmp_path, server, version=version), retry=fast_retry, use_events=False
         ).pull()
         assert server.versions_asked and set(server.versions_asked) == {version}
+        # Stripe (and the test server) names the version of every answer: the one asked for, else the default
+        auth = {"Authorization": f"Bearer {KEY}"}
+        asked = requests.get(
+            f"{server.url}/v1/products", headers={**auth, "Stripe-Version": version}, timeout=10
+        )
+        default = requests.get(f"{server.url}/v1/products", headers=auth, timeout=10)
+        assert (asked.headers["Stripe-Version"], default.headers["Stripe-Version"]) == (
+            version,
+            server.account_version,
+        )
         pages = con.execute(
             "SELECT p.stream, p.api_version, p.records, l.rows_in, l.object FROM audit.connector_pages p "
             "JOIN audit.load_log l ON l.file = p.file ORDER BY p.file"

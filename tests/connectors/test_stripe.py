@@ -15,7 +15,7 @@ from ingestion.contract import BILLING_OBJECTS, object_for
 from ingestion.demo.generator import generate
 from ingestion.sources import stripe_versions
 from ingestion.sources._common import ConnectorError, StateStore
-from ingestion.sources.stripe import StripeConnector
+from ingestion.sources.stripe import StripeConnector, _unexpanded_discounts
 from ingestion.warehouse import connect
 from tests.servers._base import Faults
 from tests.servers.demo import batches, connector_settings, count, data_rows, diff_raw, file_drop_load
@@ -415,3 +415,17 @@ def test_an_unknown_version_is_refused_before_any_request(tmp_path):
     with pytest.raises(ValueError, match="SALESDW_STRIPE_API_VERSION"):
         connector_settings(tmp_path, SALESDW_STRIPE_API_KEY=KEY, SALESDW_STRIPE_API_VERSION="latest")
     assert object_for("billing", "invoice_payments").table == "billing__invoice_payment"
+
+
+def test_only_discounts_without_their_coupon_are_read_again():
+    coupon = {"id": "co_1", "percent_off": 10}
+    assert not _unexpanded_discounts({"discount": {"id": "di_1", "coupon": coupon}, "discounts": ["di_1"]})
+    assert not _unexpanded_discounts({"discounts": []})
+    assert not _unexpanded_discounts({"discounts": [{"id": "di_1", "coupon": coupon}]})  # basil
+    assert not _unexpanded_discounts(
+        {"discounts": [{"id": "di_1", "source": {"coupon": coupon}}]}
+    )  # clover on
+    assert _unexpanded_discounts({"discounts": ["di_1"]})
+    assert _unexpanded_discounts(
+        {"discounts": [{"id": "di_1", "source": {"type": "coupon", "coupon": "co_1"}}]}
+    )

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ingestion.sources import stripe_versions
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from ingestion.settings import Settings
@@ -26,13 +28,22 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
     from ingestion.demo.generator import generate
 
     out = Path(args.out)
-    summary = generate(out, scale=args.scale, seed=args.seed, dirty=args.dirty)
+    summary = generate(
+        out, scale=args.scale, seed=args.seed, dirty=args.dirty, stripe_api_version=args.stripe_api_version
+    )
     files = len(summary) if isinstance(summary, dict) else "?"
     print(
         f"wrote {files} files to {out}"
         + (" (with injected defects: see dirty_manifest.jsonl)" if args.dirty else "")
     )
     return 0
+
+
+def _stripe_api_version(value: str) -> str:
+    try:
+        return stripe_versions.check(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -93,6 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=1.0, help="1 = ~100 reps, 5k accounts, 20k opportunities")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--dirty", action="store_true", help="inject the contract's defects and write a manifest")
+    p.add_argument(
+        "--stripe-api-version",
+        type=_stripe_api_version,
+        default=stripe_versions.CURRENT,
+        help=f"write billing objects as this Stripe API version answers (default {stripe_versions.CURRENT}; "
+        f"{stripe_versions.LAST_BEFORE_BASIL} or older for the shape before 2025-03-31.basil)",
+    )
     p.set_defaults(func=_cmd_demo_data)
 
     p = sub.add_parser("report", help="rebuild the data-quality report and print where it is")

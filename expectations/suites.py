@@ -120,10 +120,13 @@ STRIPE_PREFIX = {
     "refund": "re_",
     "product": "prod_",
     "price": "price_",
+    "invoice_payment": "inpay_",
+    "payment_intent": "pi_",
 }
 ACCEPTED_VALUES: dict[tuple[str, str], tuple[tuple[str, ...], Severity]] = {
     ("billing__invoice", "status"): (("draft", "open", "paid", "uncollectible", "void"), CRITICAL),
     ("billing__price", "type"): (("one_time", "recurring"), CRITICAL),
+    ("billing__invoice_payment", "status"): (("open", "paid", "canceled"), CRITICAL),
     ("activity__event", "type"): (("call", "email", "meeting"), CRITICAL),
     ("activity__event", "direction"): (("outbound", "inbound"), CRITICAL),
     ("crm__opportunity", "Type"): (("New Business", "Existing Business", "Renewal"), WARNING),

@@ -9,7 +9,8 @@ otherwise kept to what DuckDB and PostgreSQL both accept (``INTERVAL '1 month'``
 
 staging / intermediate (gates of the ``dbt_marts`` step): every reference a mart joins on resolves, joins
 do not fan out, and every amount in a foreign currency has a DatedConversionRate for its date. Critical
-where a mart would be wrong; warning where the finding is informational.
+where a mart would be wrong; warning where the finding is informational or where MRR would otherwise fall
+back without a word (a subscription line whose price cannot be read, a discount that cannot be valued).
 
 marts (gates of ``publish/marts``): the identities the marts promise, checked across tables. Money is
 compared with a tolerance of 0.01 (amounts are DECIMAL(38,6), sums of converted amounts may differ in the
@@ -256,6 +257,57 @@ def invoices() -> Suite:
                 f"Every invoice billing money in a foreign currency has a DatedConversionRate for its currency "
                 f"on its invoice date; without one its billed amount has no {cur} value.",
                 "currency: a DatedConversionRate on the invoice date",
+            ),
+        ),
+    )
+
+
+def invoice_lines() -> Suite:
+    return Suite(
+        name="intermediate.int_invoice_lines_unnested",
+        key=("invoice_line_id",),
+        description="Every subscription invoice line says what it charges, so MRR never falls back silently.",
+        expectations=(
+            rows(
+                """
+                SELECT invoice_line_id, invoice_id, subscription_id, price_id, line_type, invoice_status,
+                       invoice_created_at, currency, amount
+                FROM {batch}
+                WHERE subscription_id IS NOT NULL
+                  AND coalesce(line_type, 'subscription') = 'subscription'
+                  AND invoice_status NOT IN ('draft', 'void')
+                  AND (price_type IS NULL OR (price_type = 'recurring' AND recurring_interval IS NULL))
+                """,
+                "warning",
+                "Every invoice line of a subscription has a price salesdw can read (on the line, in either Stripe "
+                "API shape, or among the delivered prices). A line without one is left out of MRR: the price "
+                "changes and prorations it carries are missing, and a subscription with no readable line at all "
+                "is valued at its current prices over its whole life. Deliver the missing prices (or report the "
+                "line's shape if its Stripe API version is new).",
+                "price: every subscription line's price resolved",
+            ),
+        ),
+    )
+
+
+def subscriptions() -> Suite:
+    return Suite(
+        name="staging.stg_billing__subscriptions",
+        key=("subscription_id",),
+        description="Every subscription's discount can be valued.",
+        expectations=(
+            rows(
+                """
+                SELECT subscription_id, customer_id, status, discounts_unvalued
+                FROM {batch}
+                WHERE discounts_unvalued > 0
+                """,
+                "warning",
+                "Every discount on a subscription can be valued. From Stripe API version 2025-03-31.basil on a "
+                "subscription lists its discounts by id; salesdw needs them expanded to their coupons (the "
+                "connector asks for that) and values one discount per subscription. A discount counted here is "
+                "left out, so that subscription's MRR is too high by it.",
+                "discounts: every discount valued",
             ),
         ),
     )
@@ -546,6 +598,8 @@ def model_suites() -> dict[str, Suite]:
     suites = [
         accounts(),
         invoices(),
+        subscriptions(),
+        invoice_lines(),
         opportunities_enriched(),
         customer_months(),
         activities(),

@@ -207,25 +207,36 @@ BILLING_OBJECTS = (
         "subscriptions",
         "subscription",
         "id* object customer* status* created:unix* start_date:unix* canceled_at:unix ended_at:unix "
-        "cancel_at:unix trial_start:unix trial_end:unix currency* items:list* discount:object metadata:object",
+        "cancel_at:unix trial_start:unix trial_end:unix currency* items:list* discount:object metadata:object "
+        # Stripe API versions from 2025-03-31.basil on: the period is on each item, `discount` became `discounts`
+        "current_period_start:unix current_period_end:unix discounts:array",
     ),
     _billing(
         "invoices",
         "invoice",
         "id* object customer* subscription status* created:unix* period_start:unix* period_end:unix* "
         "currency* subtotal:int* total:int* amount_due:int* amount_paid:int* lines:list* "
-        "status_transitions:object",
+        # from basil on `subscription` moved to parent.subscription_details.subscription
+        "status_transitions:object parent:object",
     ),
     _billing(
         "charges",
         "charge",
         "id* object customer invoice amount:int* amount_refunded:int* currency* status* paid:bool* "
-        "refunded:bool* created:unix*",
+        # from basil on a charge names no invoice: invoice_payments link its payment intent (or itself)
+        "refunded:bool* created:unix* payment_intent",
     ),
     _billing(
         "refunds",
         "refund",
         "id* object charge* amount:int* currency* status* reason created:unix*",
+    ),
+    # An invoice's payments, from Stripe API version 2025-03-31.basil on (before it: charge.invoice).
+    _billing(
+        "invoice_payments",
+        "invoice_payment",
+        "id* object invoice* status* amount_paid:int amount_requested:int currency* payment:object "
+        "status_transitions:object created:unix*",
     ),
 )
 

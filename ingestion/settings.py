@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.sources import stripe_versions
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -160,6 +162,10 @@ CONNECTOR_VARIABLES: dict[str, tuple[str, str]] = {
     "SALESDW_STRIPE_API_KEY": ("", "Stripe secret or restricted (read-only) API key (secret)"),
     "SALESDW_STRIPE_API_BASE": ("https://api.stripe.com", "Stripe API base URL"),
     "SALESDW_STRIPE_LOOKBACK_MINUTES": ("60", "re-read this much before the created / event cursors"),
+    "SALESDW_STRIPE_API_VERSION": (
+        stripe_versions.CURRENT,
+        "Stripe API version sent as Stripe-Version on every request (either shape loads; see docs/connectors.md)",
+    ),
     "SALESDW_SQL_SOURCE_URL": ("", "SQLAlchemy URL of a billing database to replicate (secret)"),
     "SALESDW_SQL_SOURCE_SCHEMA": ("", "schema of the billing tables (empty: the connection's default)"),
     "SALESDW_SQL_SOURCE_UPDATED_COLUMN": ("updated_at", "column each billing table is incremental on"),
@@ -181,6 +187,7 @@ class ConnectorSettings:
     stripe_api_key: str = field(repr=False)
     stripe_api_base: str
     stripe_lookback_minutes: float
+    stripe_api_version: str
     sql_source_url: str = field(repr=False)
     sql_source_schema: str | None
     sql_source_updated_column: str
@@ -221,6 +228,7 @@ class ConnectorSettings:
             stripe_api_key=get("SALESDW_STRIPE_API_KEY"),
             stripe_api_base=get("SALESDW_STRIPE_API_BASE").rstrip("/"),
             stripe_lookback_minutes=float(get("SALESDW_STRIPE_LOOKBACK_MINUTES")),
+            stripe_api_version=_stripe_version(get("SALESDW_STRIPE_API_VERSION")),
             sql_source_url=get("SALESDW_SQL_SOURCE_URL"),
             sql_source_schema=get("SALESDW_SQL_SOURCE_SCHEMA") or None,
             sql_source_updated_column=get("SALESDW_SQL_SOURCE_UPDATED_COLUMN"),
@@ -243,3 +251,10 @@ def _count(name: str, get, *, minimum: int) -> int:
     if n < minimum:
         raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return n
+
+
+def _stripe_version(value: str) -> str:
+    try:
+        return stripe_versions.check(value)
+    except ValueError as exc:
+        raise ValueError(f"SALESDW_STRIPE_API_VERSION: {exc}") from None

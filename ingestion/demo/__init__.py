@@ -11,6 +11,7 @@ Usage::
 
     from ingestion.demo.generator import generate
     summary = generate(Path("data/landing"), scale=1.0, seed=7, dirty=False)  # {relative path: rows}
+    generate(Path("/tmp/old"), scale=0.05, stripe_api_version="2025-02-24.acacia")  # before basil
 
 What it generates (2024-01-01 .. 2025-12-31, never the wall clock)
 ----------------------------------------------------------------
@@ -38,6 +39,12 @@ What it generates (2024-01-01 .. 2025-12-31, never the wall clock)
     are ``open`` at the cut, failed and successful charges, and refunds. Amounts are integer minor units
     (yen have none). As in Stripe, ``invoice.period_start/end`` is the *previous* period; the service
     period is on the lines. USD monthly list prices rise in 2025 (old prices deactivated, grandfathered).
+    Objects are shaped as the Stripe API version ``stripe_api_version`` answers (``salesdw demo-data
+    --stripe-api-version``; default the connector's, ``ingestion.sources.stripe_versions.CURRENT``): from
+    ``2025-03-31.basil`` on lines carry ``pricing``/``parent``, invoices ``parent``, charges their
+    ``payment_intent`` and ``invoice_payments/`` links them to invoices; before it ``price``/``proration``,
+    ``invoice.subscription`` and ``charge.invoice``. Either version describes the same account (same ids,
+    amounts and dates), so the marts are the same.
 ``activity/events/<batch>.jsonl`` (engagement events)
     Calls, emails and meetings by reps (``rep_email`` sometimes in another letter case; a departed rep's
     accounts are worked by their manager), in the rep's local business hours with a real UTC offset.

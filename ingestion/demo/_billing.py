@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from ..sources import stripe_versions
 from ._common import (
     DAY,
     HOUR,
@@ -213,7 +214,11 @@ def _simulate(rng, p: dict, cat: dict, lookup: np.ndarray) -> dict:
     )
 
 
-def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
+def build_and_write(
+    w: Writer, crm: Crm, seed: int, scale: float, stripe_api_version: str = stripe_versions.CURRENT
+) -> None:
+    """Write billing/<object>/ in the shape `stripe_api_version` answers in (the same account in every version)."""
+    basil = stripe_versions.is_basil_or_later(stripe_api_version)
     rng = rng_for(seed, 2)
     acc, opps, ct = crm.accounts, crm.opps, crm.contacts
     cat, lookup = _price_catalog(rng)
@@ -566,7 +571,7 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                  'data': [{{'id': v.si, 'object': 'subscription_item', 'price': {_price_struct("p", "v._cut")},
                             'quantity': v.qty, 'current_period_start': v.cps, 'current_period_end': v.cpe}}],
                  'has_more': false, 'url': '/v1/subscription_items?subscription=' || v.id}} AS items,
-               NULL AS discount,
+               {"[]::VARCHAR[] AS discounts" if basil else "NULL AS discount"},
                CASE WHEN v.opp IS NULL THEN MAP([]::VARCHAR[], []::VARCHAR[])
                     ELSE MAP(['salesforce_opportunity_id'], [v.opp]) END AS metadata, v._b
         FROM sub_v v JOIN price_s p ON p.pidx = v.pidx""",
@@ -620,6 +625,8 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                 "ps": lines["pstart"],
                 "pe": lines["pend"],
                 "when": lines["when"],
+                "sub": s_ids[inv["sub"][lines["inv"]]],
+                "si": si_ids[inv["sub"][lines["inv"]]],
             }
         ),
     )
@@ -628,8 +635,8 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         f"""
         WITH l AS (
             SELECT l.iidx, list({{'id': l.id, 'object': 'line_item', 'amount': l.amount, 'currency': p.currency,
-                    'period': {{'start': l.ps, 'end': l.pe}}, 'price': {_price_struct("p", 'l."when" + 1')},
-                    'quantity': l.qty, 'proration': l.kind >= 2,
+                    'period': {{'start': l.ps, 'end': l.pe}}, {_line_price_and_parent(basil)},
+                    'quantity': l.qty,
                     'description': CASE l.kind
                         WHEN 0 THEN 'Trial period for ' || p.product_name
                         WHEN 1 THEN l.qty || ' × ' || p.product_name || ' (at ' || {_money_sql("p")} || ' / '
@@ -641,7 +648,8 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                                     || strftime(make_timestamp(l.ps * 1000000), '%d %b %Y') END}}
                     ORDER BY l.seq) AS data
             FROM line_s l JOIN price_s p USING (pidx) GROUP BY l.iidx)
-        SELECT v.id, 'invoice' AS object, v.customer, v.subscription, v.status, v.created, v.period_start,
+        SELECT v.id, 'invoice' AS object, v.customer, {_invoice_subscription(basil)}, v.status, v.created,
+               v.period_start,
                v.period_end, v.currency, v.total AS subtotal, v.total, v.total AS amount_due,
                CASE WHEN v.status = 'paid' THEN v.total ELSE 0 END AS amount_paid,
                {{'object': 'list', 'data': l.data, 'has_more': false,
@@ -660,13 +668,19 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     cb = batch_index(cv_ts, cuts)
     keep = keep_last_per_batch(cv, cv_ts, cb)
     cv, cv_ref, cb = cv[keep], cv_ref[keep], cb[keep]
+    # Every invoice billing money gets a payment intent at finalization; its charges are the attempts to pay it.
+    # Drawn from their own stream, so both API versions describe the same account with the same ids.
+    pay_rng = rng_for(seed, 3)
+    pi_ids = stripe_ids("pi_", pay_rng, n_i, 24)
+    inpay_ids = stripe_ids("inpay_", pay_rng, n_i, 24)
+    charge_link = "payment_intent" if basil else "invoice"  # charge.invoice is gone from basil on
     con.register(
         "charge_v",
         pa.table(
             {
                 "id": ch_ids[cv],
                 "customer": c_ids[cust_of_inv[ch_inv[cv]]],
-                "invoice": i_ids[ch_inv[cv]],
+                charge_link: (pi_ids if basil else i_ids)[ch_inv[cv]],
                 "amount": ch_amt[cv],
                 "amount_refunded": cv_ref,
                 "currency": CUR[P["cur"][inv["sub"][ch_inv[cv]]]],
@@ -680,13 +694,17 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     )
     w.json_batches(
         "billing/charges",
-        """
-        SELECT id, 'charge' AS object, customer, invoice, amount, amount_refunded, currency, status, paid,
-               refunded, created, _b FROM charge_v""",
+        f"""
+        SELECT id, 'charge' AS object, customer, {"" if basil else "invoice, "}amount, amount_refunded, currency,
+               status, paid, refunded, created, {"payment_intent, " if basil else ""}_b FROM charge_v""",
         "_b",
         cuts,
         "created, id",
     )
+    if basil:
+        _write_invoice_payments(
+            w, inv, i_ids, pi_ids, inpay_ids, CUR[P["cur"][inv["sub"]]], paid_at, void_at, cuts
+        )
     ri = np.nonzero(refund)[0]
     con.register(
         "refund_v",
@@ -731,4 +749,80 @@ def _money_sql(p: str) -> str:
         f"CASE {p}.currency WHEN 'jpy' THEN '¥' || format('{{:,}}', {p}.unit_amount) "
         f"ELSE CASE {p}.currency WHEN 'usd' THEN '$' WHEN 'eur' THEN '€' ELSE '£' END "
         f"|| printf('%.2f', {p}.unit_amount / 100.0) END"
+    )
+
+
+def _write_invoice_payments(w, inv, i_ids, pi_ids, inpay_ids, currency, paid_at, void_at, cuts) -> None:
+    """One invoice_payment per invoice billing money (API versions from basil on), paying it through the invoice's
+    payment intent: open until the invoice is paid (then paid) or voided (then canceled); a version per change."""
+    n_i = len(i_ids)
+    cut_b = cuts[None, :]
+    status = np.where(void_at[:, None] < cut_b, 2, np.where(paid_at[:, None] < cut_b, 1, 0))
+    exists = (inv["created"][:, None] < cut_b) & (inv["total"] > 0)[:, None]
+    prev = np.concatenate([np.full((n_i, 1), -1), status[:, :-1]], axis=1)
+    prev_exists = np.concatenate([np.zeros((n_i, 1), bool), exists[:, :-1]], axis=1)
+    ie, ic = np.nonzero(exists & (~prev_exists | (status != prev)))
+    st = status[ie, ic]
+    w.con.register(
+        "inpay_v",
+        pa.table(
+            {
+                "id": inpay_ids[ie],
+                "invoice": i_ids[ie],
+                "status": np.array(["open", "paid", "canceled"], dtype=object)[st],
+                "amount_paid": pa.array(inv["total"][ie], mask=st != 1),
+                "amount_requested": inv["total"][ie],
+                "currency": currency[ie],
+                "pi": pi_ids[ie],
+                "paid_at": pa.array(paid_at[ie], mask=st != 1),
+                "canceled_at": pa.array(void_at[ie], mask=st != 2),
+                "created": inv["created"][ie],
+                "_b": ic,
+            }
+        ),
+    )
+    w.json_batches(
+        "billing/invoice_payments",
+        """
+        SELECT id, 'invoice_payment' AS object, amount_paid, amount_requested, created, currency, invoice,
+               {'type': 'payment_intent', 'payment_intent': pi} AS payment, status,
+               {'canceled_at': canceled_at, 'paid_at': paid_at} AS status_transitions, _b
+        FROM inpay_v""",
+        "_b",
+        cuts,
+        "created, id",
+    )
+    w.con.unregister("inpay_v")
+
+
+def _line_price_and_parent(basil: bool) -> str:
+    """An invoice line's price and what generated it (a subscription item), as the API version shows them.
+
+    Before basil: the price expanded on `price`, and `proration`, `subscription`, `subscription_item`, `type` on the
+    line. From basil on: `pricing.price_details.price` (an id) and `parent.subscription_item_details`
+    (https://docs.stripe.com/changelog/basil/2025-03-31/invoice-pricing-configurations and
+    .../adds-new-parent-field-to-invoicing-objects).
+    """
+    if not basil:
+        price = _price_struct("p", 'l."when" + 1')
+        return (
+            f"'price': {price}, 'proration': l.kind >= 2, "
+            "'subscription': l.sub, 'subscription_item': l.si, 'type': 'subscription'"
+        )
+    return (
+        "'parent': {'type': 'subscription_item_details', 'invoice_item_details': NULL, "
+        "'subscription_item_details': {'invoice_item': NULL, 'proration': l.kind >= 2, "
+        "'proration_details': {'credited_items': NULL}, 'subscription': l.sub, 'subscription_item': l.si}}, "
+        "'pricing': {'type': 'price_details', 'price_details': {'price': p.id, 'product': p.product}, "
+        "'unit_amount_decimal': CAST(p.unit_amount AS VARCHAR)}"
+    )
+
+
+def _invoice_subscription(basil: bool) -> str:
+    """The invoice's subscription: `subscription` before basil, `parent.subscription_details` from it."""
+    if not basil:
+        return "v.subscription"
+    return (
+        "{'type': 'subscription_details', 'quote_details': NULL, "
+        "'subscription_details': {'metadata': NULL, 'subscription': v.subscription}} AS parent"
     )

@@ -207,6 +207,37 @@ class StateStore:
         )
 
 
+# -- what each page was read as ----------------------------------------------------------------------
+
+PAGES_DDL = """CREATE TABLE IF NOT EXISTS audit.connector_pages (
+    connector VARCHAR,      -- stripe
+    stream VARCHAR,         -- the object (or `events`) the page was read from
+    file VARCHAR,           -- the batch file it was loaded as: audit.load_log.file and raw._source_file
+    raw_table VARCHAR,      -- the raw table it was loaded into
+    api_version VARCHAR,    -- the API version the source answered in (e.g. Stripe's Stripe-Version header)
+    records BIGINT,
+    read_at TIMESTAMPTZ
+)"""
+
+
+class PageLog:
+    """Notes the API version each loaded page was read in, next to its load-log row (joined on `file`).
+
+    Written after the page's load commits and before its cursor moves: a kill in between re-reads the page."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, connector: str):
+        self.con = con
+        self.connector = connector
+        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        con.execute(PAGES_DDL)
+
+    def record(self, stream: str, fr: FileResult, api_version: str | None, records: int) -> None:
+        self.con.execute(
+            "INSERT INTO audit.connector_pages VALUES (?, ?, ?, ?, ?, ?, current_timestamp)",
+            [self.connector, stream, fr.file, fr.object, api_version, records],
+        )
+
+
 # -- spool and load ------------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ PG_TYPES = {
     "unix": "timestamptz",
     "object": "json",
     "list": "json",
+    "array": "json",
 }
 
 
@@ -56,7 +57,7 @@ class BillingDb:
             vals = []
             for f in obj.fields:
                 v = r.get(f.name)
-                if f.type in ("object", "list") and v is not None:
+                if f.type in ("object", "list", "array") and v is not None:
                     v = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
                 vals.append(v)
             rows.append((*vals, at))

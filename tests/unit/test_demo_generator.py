@@ -14,6 +14,7 @@ import pytest
 
 from ingestion.demo._crm import STAGES
 from ingestion.demo.generator import generate
+from ingestion.sources import stripe_versions
 
 SCALE = 0.05
 
@@ -51,6 +52,25 @@ JSON_FIELDS = {
     "activity/events": "id type direction occurred_at updated_at rep_email participant_emails crm_account_id "
     "crm_opportunity_id duration_seconds outcome subject is_deleted",
 }
+# What moved from Stripe API version 2025-03-31.basil on (shared/contracts/sources.md, "Stripe API versions"): the
+# same objects, keyed as the current versions answer.
+BASIL_JSON_FIELDS = {
+    **JSON_FIELDS,
+    "billing/subscriptions": "id object customer status created start_date canceled_at ended_at cancel_at "
+    "trial_start trial_end currency items discounts metadata",
+    "billing/invoices": "id object customer parent status created period_start period_end currency subtotal "
+    "total amount_due amount_paid lines status_transitions",
+    "billing/charges": "id object customer amount amount_refunded currency status paid refunded created payment_intent",
+    "billing/invoice_payments": "id object amount_paid amount_requested created currency invoice payment status "
+    "status_transitions",
+}
+VERSIONS = (stripe_versions.LAST_BEFORE_BASIL, stripe_versions.CURRENT)
+
+
+def json_fields(version: str) -> dict[str, str]:
+    return BASIL_JSON_FIELDS if stripe_versions.is_basil_or_later(version) else JSON_FIELDS
+
+
 EXPECTED_DEFECTS = {
     "unparseable_row": 5,
     "wrong_type": 10,
@@ -94,20 +114,26 @@ def _tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module", params=VERSIONS)
+def stripe_api_version(request) -> str:
+    """Every test runs on the billing objects as an account before basil and one on the current version see them."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> tuple[Path, dict]:
+def clean(tmp_path_factory, stripe_api_version) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("clean")
-    return out, generate(out, scale=SCALE, seed=7)
+    return out, generate(out, scale=SCALE, seed=7, stripe_api_version=stripe_api_version)
 
 
 @pytest.fixture(scope="module")
-def dirty(tmp_path_factory) -> tuple[Path, dict]:
+def dirty(tmp_path_factory, stripe_api_version) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("dirty")
-    return out, generate(out, scale=SCALE, seed=7, dirty=True)
+    return out, generate(out, scale=SCALE, seed=7, dirty=True, stripe_api_version=stripe_api_version)
 
 
 @pytest.fixture(scope="module")
-def db(clean) -> duckdb.DuckDBPyConnection:
+def db(clean, stripe_api_version) -> duckdb.DuckDBPyConnection:
     """Every clean object as a raw table (all versions) and a current-state table (latest version)."""
     out, _ = clean
     con = duckdb.connect()
@@ -121,7 +147,7 @@ def db(clean) -> duckdb.DuckDBPyConnection:
             f"CREATE TABLE cur_{obj} AS SELECT * FROM raw_{obj} "
             f"QUALIFY row_number() OVER (PARTITION BY Id ORDER BY {order}) = 1"
         )
-    for folder in JSON_FIELDS:
+    for folder in json_fields(stripe_api_version):
         name = folder.split("/")[1]
         con.execute(
             f"CREATE TABLE raw_{name} AS SELECT * FROM read_json('{out}/{folder}/*.jsonl', "
@@ -141,15 +167,15 @@ def _scalar(con, sql: str):
 # ------------------------------------------------------------------------------------------ determinism
 
 
-def test_same_seed_is_byte_identical_and_other_seed_differs(clean, dirty, tmp_path):
+def test_same_seed_is_byte_identical_and_other_seed_differs(clean, dirty, tmp_path, stripe_api_version):
     again = tmp_path / "again"
-    assert generate(again, scale=SCALE, seed=7) == clean[1]
+    assert generate(again, scale=SCALE, seed=7, stripe_api_version=stripe_api_version) == clean[1]
     assert _tree_hashes(again) == _tree_hashes(clean[0])
     again_dirty = tmp_path / "again_dirty"
-    generate(again_dirty, scale=SCALE, seed=7, dirty=True)
+    generate(again_dirty, scale=SCALE, seed=7, dirty=True, stripe_api_version=stripe_api_version)
     assert _tree_hashes(again_dirty) == _tree_hashes(dirty[0])
     other = tmp_path / "other"
-    generate(other, scale=SCALE, seed=8)
+    generate(other, scale=SCALE, seed=8, stripe_api_version=stripe_api_version)
     a, b = _tree_hashes(other), _tree_hashes(clean[0])
     shared = set(a) & set(b)
     assert any(a[k] != b[k] for k in shared)
@@ -177,10 +203,10 @@ def test_every_crm_object_has_contract_header_and_rows(clean):
         assert sum(sum(1 for _ in csv.reader(f.open(encoding="utf-8", newline=""))) - 1 for f in files) > 0
 
 
-def test_every_json_object_has_contract_keys_and_rows(clean):
+def test_every_json_object_has_contract_keys_and_rows(clean, stripe_api_version):
     out, _ = clean
     con = duckdb.connect()
-    for folder, fields in JSON_FIELDS.items():
+    for folder, fields in json_fields(stripe_api_version).items():
         rows = con.execute(
             f"SELECT json_keys(json) AS k, count(*) FROM read_json_objects('{out}/{folder}/*.jsonl', "
             f"format='newline_delimited') GROUP BY k"
@@ -258,8 +284,9 @@ FOREIGN_KEYS = [
     ("raw_UserRole", "ParentRoleId", "raw_UserRole", "Id"),
     ("raw_subscriptions", "customer", "raw_customers", "id"),
     ("raw_invoices", "customer", "raw_customers", "id"),
-    ("raw_invoices", "subscription", "raw_subscriptions", "id"),
-    ("raw_charges", "invoice", "raw_invoices", "id"),
+    ("raw_invoices", "<invoice subscription>", "raw_subscriptions", "id"),
+    ("raw_charges", "<charge's invoice>", "raw_invoices", "id"),
+    ("raw_invoice_payments", "<invoice payment's invoice>", "raw_invoices", "id"),
     ("raw_charges", "customer", "raw_customers", "id"),
     ("raw_refunds", "charge", "raw_charges", "id"),
     ("raw_prices", "product", "raw_products", "id"),
@@ -268,17 +295,42 @@ FOREIGN_KEYS = [
 ]
 
 
+# The references that moved in basil, as (child table, expression over `c`) in each shape.
+MOVED_REFERENCES = {
+    "<invoice subscription>": {
+        False: ("raw_invoices", "c.subscription"),
+        True: ("raw_invoices", "c.parent.subscription_details.subscription"),
+    },
+    "<charge's invoice>": {
+        False: ("raw_charges", "c.invoice"),
+        # a charge's payment intent -> the invoice payment of that intent -> its invoice
+        True: (
+            "(SELECT c.*, p.invoice AS paid_invoice FROM raw_charges c "
+            "LEFT JOIN raw_invoice_payments p ON p.payment.payment_intent = c.payment_intent)",
+            "c.paid_invoice",
+        ),
+    },
+    "<invoice payment's invoice>": {False: None, True: ("raw_invoice_payments", "c.invoice")},
+}
+
+
 @pytest.mark.parametrize(("child", "col", "parent", "key"), FOREIGN_KEYS)
-def test_foreign_keys_resolve(db, child, col, parent, key):
+def test_foreign_keys_resolve(db, child, col, parent, key, stripe_api_version):
+    expr = f"c.{col}"
+    if col in MOVED_REFERENCES:
+        moved = MOVED_REFERENCES[col][stripe_versions.is_basil_or_later(stripe_api_version)]
+        if moved is None:
+            pytest.skip(f"no {col} before API version basil")
+        child, expr = moved
     orphans = _scalar(
         db,
-        f"SELECT count(*) FROM {child} c WHERE c.{col} IS NOT NULL AND c.{col} NOT IN "
-        f"(SELECT {key} FROM {parent})",
+        f"SELECT count(*) FROM {child} c WHERE {expr} IS NOT NULL AND {expr} NOT IN (SELECT {key} FROM {parent})",
     )
     assert orphans == 0
+    assert _scalar(db, f"SELECT count({expr}) FROM {child} c") > 0 or col in ("ParentId", "ManagerId")
 
 
-def test_cross_source_links_resolve(db):
+def test_cross_source_links_resolve(db, stripe_api_version):
     linked = _scalar(
         db, "SELECT count(*) FROM raw_customers WHERE metadata.salesforce_account_id IS NOT NULL"
     )
@@ -301,13 +353,16 @@ def test_cross_source_links_resolve(db):
         == 0
     )
     assert _scalar(db, "SELECT count(*) FROM raw_events WHERE rep_email <> lower(rep_email)") > 0
+    basil = stripe_versions.is_basil_or_later(stripe_api_version)
     for sub in ("invoices", "subscriptions"):
         col = "lines" if sub == "invoices" else "items"
+        # from basil on a line names its price by id under pricing.price_details.price
+        price_id = "d.pricing.price_details.price" if basil and sub == "invoices" else "d.price.id"
         assert (
             _scalar(
                 db,
                 f"SELECT count(*) FROM (SELECT unnest({col}.data) AS d FROM raw_{sub}) "
-                "WHERE d.price.id NOT IN (SELECT id FROM raw_prices)",
+                f"WHERE {price_id} IS NULL OR {price_id} NOT IN (SELECT id FROM raw_prices)",
             )
             == 0
         )
@@ -388,7 +443,7 @@ def test_stage_flags_and_probability(db):
     )
 
 
-def test_realistic_mix(db):
+def test_realistic_mix(db, stripe_api_version):
     won, lost, open_ = db.execute("""SELECT count(*) FILTER (WHERE IsWon = 'true'),
         count(*) FILTER (WHERE IsClosed = 'true' AND IsWon = 'false'), count(*) FILTER (WHERE IsClosed = 'false')
         FROM cur_Opportunity WHERE IsDeleted = 'false'""").fetchone()
@@ -429,7 +484,13 @@ def test_realistic_mix(db):
     assert _scalar(db, "SELECT count(*) FROM raw_charges WHERE status = 'failed' AND NOT paid") > 0
     assert (
         _scalar(
-            db, "SELECT count(*) FROM (SELECT unnest(lines.data) AS d FROM raw_invoices) WHERE d.proration"
+            db,
+            "SELECT count(*) FROM (SELECT unnest(lines.data) AS d FROM raw_invoices) WHERE "
+            + (
+                "d.parent.subscription_item_details.proration"
+                if stripe_versions.is_basil_or_later(stripe_api_version)
+                else "d.proration"
+            ),
         )
         > 0
     )

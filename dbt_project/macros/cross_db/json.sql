@@ -1,13 +1,16 @@
 {#- JSON access that reads the same on DuckDB (JSON type, JSONPath strings) and Postgres (jsonb, path arrays).
-    Paths are written once, DuckDB-style ('$.price.recurring.interval'); Postgres gets '{price,recurring,interval}'.
-    Only object keys are supported in paths - array elements go through json_array_elements / json_array_text_elements. -#}
+    Paths are written once, DuckDB-style ('$.price.recurring.interval', '$.data[0].id'); Postgres gets
+    '{price,recurring,interval}' / '{data,0,id}'. Keys and fixed array positions only: every element of an
+    array goes through json_array_elements / json_array_text_elements. -#}
 
 {% macro _pg_json_path(path) -%}
     {%- set p = path | trim -%}
-    {%- if not p.startswith('$.') or '[' in p -%}
-        {{ exceptions.raise_compiler_error("cross_db JSON path must be '$.key[.key...]', got '" ~ path ~ "'") }}
+    {%- set m = modules.re.fullmatch('\\$((\\.[A-Za-z_][A-Za-z0-9_]*|\\[[0-9]+\\])+)', p) -%}
+    {%- if not m -%}
+        {{ exceptions.raise_compiler_error("cross_db JSON path must be '$' then '.key' or '[n]' steps, got '" ~ path ~ "'") }}
     {%- endif -%}
-    '{ {{- p[2:].split('.') | join(',') -}} }'
+    {%- set steps = modules.re.findall('\\.([A-Za-z_][A-Za-z0-9_]*)|\\[([0-9]+)\\]', p) -%}
+    '{ {{- steps | map('join', '') | join(',') -}} }'
 {%- endmacro %}
 
 {#- A scalar at `path` as text (a string without its quotes; null when absent). -#}
@@ -41,6 +44,17 @@
 {%- endmacro %}
 {% macro postgres__json_is_string(obj, path) -%}
     jsonb_typeof({{ obj }} #> {{ _pg_json_path(path) }}) = 'string'
+{%- endmacro %}
+
+{#- The number of elements of the JSON array `obj` (null when it is null or not an array). -#}
+{% macro json_list_length(obj) -%}
+    {{ return(adapter.dispatch('json_list_length', 'salesdw')(obj)) }}
+{%- endmacro %}
+{% macro default__json_list_length(obj) -%}
+    case when json_type({{ obj }}) = 'ARRAY' then json_array_length({{ obj }}) end
+{%- endmacro %}
+{% macro postgres__json_list_length(obj) -%}
+    case when jsonb_typeof({{ obj }}) = 'array' then jsonb_array_length({{ obj }}) end
 {%- endmacro %}
 
 {#- Select-list expression: one row per element of the JSON array at `path` (none for null or missing). -#}

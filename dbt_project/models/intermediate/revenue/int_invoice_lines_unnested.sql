@@ -1,5 +1,6 @@
 -- One row per Stripe invoice line, amounts in major units, the line's price resolved (expanded on the line,
--- or looked up by id).
+-- or looked up by id). Lines of either Stripe API shape (before or from 2025-03-31.basil) give the same row:
+-- the moved fields are read by the stripe_* macros.
 with invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
@@ -25,7 +26,9 @@ parsed as (
         {{ json_text('line', '$.id') }} as invoice_line_id,
         invoice_id,
         customer_id,
-        coalesce({{ json_text('line', '$.subscription') }}, subscription_id) as subscription_id,
+        coalesce({{ stripe_line_subscription('line') }}, subscription_id) as subscription_id,
+        {{ stripe_line_subscription_item('line') }} as subscription_item_id,
+        {{ stripe_line_type('line') }} as line_type,
         invoice_status,
         invoice_created_at,
         coalesce(upper({{ json_text('line', '$.currency') }}), invoice_currency) as currency,
@@ -33,7 +36,7 @@ parsed as (
         {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.start', 'bigint') ~ ')') }} as period_start_at,
         {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.end', 'bigint') ~ ')') }} as period_end_at,
         {{ stripe_price_parsed('line', 'line') }},
-        coalesce({{ json_value_as('line', '$.proration', 'boolean') }}, false) as is_proration,
+        {{ stripe_line_proration('line') }} as is_proration,
         {{ json_text('line', '$.description') }} as description
     from lines
 ),
@@ -44,6 +47,8 @@ final as (
         parsed.invoice_id,
         parsed.customer_id,
         parsed.subscription_id,
+        parsed.subscription_item_id,
+        parsed.line_type,
         parsed.invoice_status,
         parsed.invoice_created_at,
         parsed.currency,

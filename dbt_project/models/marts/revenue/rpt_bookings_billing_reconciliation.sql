@@ -1,7 +1,8 @@
 -- Each won opportunity (closed on or before the as-of date) against what billing invoiced for it. The first
 -- invoice is the first one billing money (not draft or void, total > 0) of the subscription created for the
 -- opportunity (subscription.metadata.salesforce_opportunity_id) or, without such a subscription, of the
--- account's billing customer (customer.metadata.salesforce_account_id) dated on or after the close date.
+-- account's billing customer (customer.metadata.salesforce_account_id) dated on or after the close date, and
+-- what its charges collected (linked to the invoice in either Stripe API shape: int_charges_linked).
 -- Empty while no invoice has been delivered at all.
 with opportunities as (
     select * from {{ ref('fct_opportunities') }}
@@ -25,6 +26,10 @@ rates as (
 
 subscriptions as (
     select * from {{ ref('stg_billing__subscriptions') }}
+),
+
+linked_charges as (
+    select * from {{ ref('int_charges_linked') }}
 ),
 
 opportunity_subscriptions as (
@@ -80,6 +85,16 @@ invoice_recurring as (
     group by invoice_id
 ),
 
+invoice_collected as (
+    -- what the invoice's successful charges brought in, net of refunds (charge <-> invoice in either API shape)
+    select
+        invoice_id,
+        sum(amount - amount_refunded) as collected_native
+    from linked_charges
+    where invoice_id is not null and status = 'succeeded'
+    group by invoice_id
+),
+
 candidate_invoices as (
     -- the opportunity's own subscription
     select
@@ -118,9 +133,13 @@ billed as (
         -- ARR = 12 x the recurring amount per month the invoice bills, at the rate valid on the invoice date
         12 * {{ to_corporate(
             'coalesce(invoice_recurring.monthly_recurring_native, 0)', 'first_invoices.currency', 'rates.conversion_rate'
-        ) }} as billed_arr
+        ) }} as billed_arr,
+        {{ to_corporate(
+            'coalesce(invoice_collected.collected_native, 0)', 'first_invoices.currency', 'rates.conversion_rate'
+        ) }} as collected
     from first_invoices
     left join invoice_recurring on first_invoices.invoice_id = invoice_recurring.invoice_id
+    left join invoice_collected on first_invoices.invoice_id = invoice_collected.invoice_id
     left join rates
         on first_invoices.currency = rates.iso_code
         and first_invoices.invoice_date >= rates.start_date
@@ -141,7 +160,8 @@ joined as (
         cast({{ dbt.datediff('won.close_date', 'billed.first_invoice_date', 'day') }} as integer) as days_to_first_invoice,
         -- the opportunity amount is its annual contract value
         {{ money('won.amount') }} as booked_arr,
-        {{ money('billed.billed_arr') }} as billed_arr
+        {{ money('billed.billed_arr') }} as billed_arr,
+        {{ money('billed.collected') }} as first_invoice_collected
     from won
     left join billed on won.opportunity_id = billed.opportunity_id
 ),

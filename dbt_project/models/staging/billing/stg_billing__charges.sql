@@ -6,7 +6,9 @@ renamed as (
     select
         cast(id as varchar) as charge_id,
         cast(customer as varchar) as customer_id,
-        cast(invoice as varchar) as invoice_id,
+        -- set only by Stripe API versions before 2025-03-31.basil: read the link from int_charges_linked
+        cast(invoice as varchar) as legacy_invoice_id,
+        cast(payment_intent as varchar) as payment_intent_id,
         upper(cast(currency as varchar)) as currency,
         {{ minor_to_major('amount', 'currency') }} as amount,
         {{ minor_to_major('amount_refunded', 'currency') }} as amount_refunded,

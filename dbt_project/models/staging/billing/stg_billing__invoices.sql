@@ -6,7 +6,7 @@ renamed as (
     select
         cast(id as varchar) as invoice_id,
         cast(customer as varchar) as customer_id,
-        cast(subscription as varchar) as subscription_id,
+        {{ stripe_invoice_subscription() }} as subscription_id,
         cast(status as varchar) as status,
         {{ to_utc('created') }} as created_at,
         {{ to_utc('period_start') }} as period_start_at,
@@ -17,7 +17,7 @@ renamed as (
         {{ minor_to_major('amount_due', 'currency') }} as amount_due,
         {{ minor_to_major('amount_paid', 'currency') }} as amount_paid,
         {{ to_utc('to_timestamp(' ~ json_value_as('status_transitions', '$.paid_at', 'bigint') ~ ')') }} as paid_at,
-        -- Stripe list of invoice line items; unnested in int_invoice_lines_unnested
+        -- Stripe list of invoice line items (either API shape); unnested in int_invoice_lines_unnested
         lines
     from source
 )

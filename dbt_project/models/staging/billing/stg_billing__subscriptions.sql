@@ -14,10 +14,17 @@ renamed as (
         {{ to_utc('cancel_at') }} as cancel_at,
         {{ to_utc('trial_start') }} as trial_started_at,
         {{ to_utc('trial_end') }} as trial_ended_at,
+        {{ stripe_subscription_current_period('start') }} as current_period_start_at,
+        {{ stripe_subscription_current_period('end') }} as current_period_end_at,
         upper(cast(currency as varchar)) as currency,
         -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
         items,
-        discount,
+        {{ stripe_subscription_discount('coupon.percent_off', 'decimal(38, 9)') }} as discount_percent_off,
+        {{ stripe_subscription_discount('coupon.amount_off', 'bigint') }} as discount_amount_off_minor,
+        upper({{ stripe_subscription_discount('coupon.currency', 'text') }}) as discount_currency,
+        {{ to_utc('to_timestamp(' ~ stripe_subscription_discount('start', 'bigint') ~ ')') }} as discount_start_at,
+        {{ to_utc('to_timestamp(' ~ stripe_subscription_discount('end', 'bigint') ~ ')') }} as discount_end_at,
+        {{ stripe_subscription_discounts_unvalued() }} as discounts_unvalued,
         nullif(trim({{ json_text('metadata', '$.salesforce_opportunity_id') }}), '') as crm_opportunity_id,
         metadata
     from source

@@ -26,6 +26,11 @@ parsed as (
         invoice_id,
         customer_id,
         coalesce({{ json_text('line', '$.subscription') }}, subscription_id) as subscription_id,
+        -- the subscription item the line bills (API versions before basil, and from basil on)
+        coalesce(
+            {{ json_text('line', '$.subscription_item') }},
+            {{ json_text('line', '$.parent.subscription_item_details.subscription_item') }}
+        ) as subscription_item_id,
         invoice_status,
         invoice_created_at,
         coalesce(upper({{ json_text('line', '$.currency') }}), invoice_currency) as currency,
@@ -44,6 +49,7 @@ final as (
         parsed.invoice_id,
         parsed.customer_id,
         parsed.subscription_id,
+        parsed.subscription_item_id,
         parsed.invoice_status,
         parsed.invoice_created_at,
         parsed.currency,

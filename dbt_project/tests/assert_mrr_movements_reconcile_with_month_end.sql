@@ -4,8 +4,8 @@
 -- ended inside the month (is_within_month, the only ones fct_mrr_monthly never sees) add up to 0. Both sides
 -- convert a month at its month-end rates; they may differ only in the last decimal of a DOUBLE monthly amount's
 -- rounding, hence the tolerance of a hundredth of a cent. Lists the customer-months that do not reconcile.
-{{ config(meta={'dagster': {'ref': {'name': 'fct_mrr_movements'}}}) }}
-
+-- In a Dagster run it runs in the marts step (its other parent is upstream of that step's selection, dbt's
+-- buildable indirect selection); a failure fails the step, so nothing is published.
 with movements as (
     select * from {{ ref('fct_mrr_movements') }}
 ),

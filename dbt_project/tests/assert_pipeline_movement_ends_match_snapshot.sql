@@ -3,8 +3,8 @@
 -- per forecast category, and closing_pipeline = the snapshot at the end of the quarter's last day (the as-of date
 -- while it runs), of the open opportunities with a close date in the quarter. The days are derived from dim_date
 -- here, not read from the report. Lists every quarter, owner and category where they differ.
-{{ config(meta={'dagster': {'ref': {'name': 'rpt_pipeline_movement'}}}) }}
-
+-- In a Dagster run it runs in the marts step (its other parent is upstream of that step's selection, dbt's
+-- buildable indirect selection); a failure fails the step, so nothing is published.
 with report as (
     select * from {{ ref('rpt_pipeline_movement') }}
 ),

@@ -61,112 +61,118 @@ sequenced as (
         is_won,
         forecast_category,
         amount,
+        amount_native,
         currency,
         close_date,
-        close_fiscal_quarter,
-        {{ fiscal_quarter_label('movement_date') }} as fiscal_quarter,
         lag(movement_date) over w is not null as has_previous,
         lag(is_closed) over w as previous_is_closed,
         lag(amount) over w as previous_amount,
         lag(amount_native) over w as previous_amount_native,
-        lag(close_fiscal_quarter) over w as previous_close_fiscal_quarter
+        lag(close_date) over w as previous_close_date
     from clamped_states
     window w as (partition by opportunity_id order by movement_date)
 ),
 
+-- judged against the quarter of the day of the change (date comparisons: the quarter's bounds are its fiscal
+-- calendar's, as close_fiscal_quarter's are)
 transitions as (
     select
-        *,
-        coalesce(has_previous and not previous_is_closed and previous_close_fiscal_quarter = fiscal_quarter, false)
-            as was_in_quarter,
-        coalesce(not is_closed and close_fiscal_quarter = fiscal_quarter, false) as is_in_quarter,
-        coalesce(is_closed and close_fiscal_quarter = fiscal_quarter, false) as closes_in_quarter
+        sequenced.*,
+        quarters.fiscal_quarter,
+        coalesce(
+            sequenced.has_previous
+            and not sequenced.previous_is_closed
+            and sequenced.previous_close_date between quarters.quarter_start_date and quarters.quarter_end_date,
+            false
+        ) as was_in_quarter,
+        coalesce(
+            not sequenced.is_closed
+            and sequenced.close_date between quarters.quarter_start_date and quarters.quarter_end_date,
+            false
+        ) as is_in_quarter,
+        coalesce(
+            sequenced.is_closed
+            and sequenced.close_date between quarters.quarter_start_date and quarters.quarter_end_date,
+            false
+        ) as closes_in_quarter
     from sequenced
-    where movement_date <= {{ as_of_date() }}
+    inner join quarters
+        on sequenced.movement_date >= quarters.quarter_start_date
+        and sequenced.movement_date <= quarters.closing_date
 ),
 
 classified as (
     select
-        *,
+        transitions.*,
         -- enters the quarter's open pipeline: created into it, moved into it, reopened into it, or closed in the
         -- quarter on the day it was created or moved into it
-        not was_in_quarter
-        and (is_in_quarter or (closes_in_quarter and not coalesce(previous_is_closed, false))) as enters,
+        not transitions.was_in_quarter
+        and (
+            transitions.is_in_quarter
+            or (transitions.closes_in_quarter and not coalesce(transitions.previous_is_closed, false))
+        ) as enters,
         -- leaves it closed, or still open with a close date outside the quarter
-        is_closed and (was_in_quarter or (closes_in_quarter and not coalesce(previous_is_closed, false)))
-            as closes,
-        was_in_quarter and not is_closed and not is_in_quarter as slips_out,
+        transitions.is_closed
+        and (
+            transitions.was_in_quarter
+            or (transitions.closes_in_quarter and not coalesce(transitions.previous_is_closed, false))
+        ) as closes,
+        transitions.was_in_quarter and not transitions.is_closed and not transitions.is_in_quarter as slips_out,
         -- in the quarter's pipeline before and after (or until it closed): a changed amount
-        was_in_quarter and (is_in_quarter or is_closed) as is_revalued
+        transitions.was_in_quarter and (transitions.is_in_quarter or transitions.is_closed) as is_revalued,
+        -- of that change, the part due to a new conversion rate: the previous native amount at the rate of the new
+        -- close date, less its value at the rate of the old one (0 in the corporate currency or at the same rate)
+        coalesce(
+            {{ to_corporate('transitions.previous_amount_native', 'transitions.currency', 'rates.conversion_rate') }}
+            - transitions.previous_amount,
+            0
+        ) as fx_change
     from transitions
+    left join rates
+        on transitions.currency = rates.iso_code
+        and transitions.close_date >= rates.start_date
+        and transitions.close_date < rates.next_start_date
 ),
 
+-- Up to two movements per change of state (e.g. pulled in and won on one day), from one pass over the changes:
+-- enter, close, slip, change (an amount change: increased / decreased; 'none' when only its fx part is not 0,
+-- which cannot happen unless a native amount change exactly offsets the rate's).
 movements as (
-    select
-        opportunity_id,
-        owner_user_id,
-        fiscal_quarter,
-        movement_date,
-        forecast_category,
-        case when has_previous then 'pulled_in' else 'created' end as movement,
-        coalesce(amount, 0) as amount,
-        coalesce(previous_is_closed, false) as is_reopening
-    from classified
-    where enters
-    union all
-    select
-        opportunity_id,
-        owner_user_id,
-        fiscal_quarter,
-        movement_date,
-        forecast_category,
-        case when is_won then 'won' else 'lost' end as movement,
-        coalesce(amount, 0) as amount,
-        false as is_reopening
-    from classified
-    where closes
-    union all
-    select
-        opportunity_id,
-        owner_user_id,
-        fiscal_quarter,
-        movement_date,
-        forecast_category,
-        'slipped_out' as movement,
-        coalesce(previous_amount, 0) as amount,
-        false as is_reopening
-    from classified
-    where slips_out
-    union all
-    select
-        opportunity_id,
-        owner_user_id,
-        fiscal_quarter,
-        movement_date,
-        forecast_category,
-        case when coalesce(amount, 0) > coalesce(previous_amount, 0) then 'increased' else 'decreased' end
-            as movement,
-        abs(coalesce(amount, 0) - coalesce(previous_amount, 0)) as amount,
-        false as is_reopening
-    from classified
-    where is_revalued and coalesce(amount, 0) <> coalesce(previous_amount, 0)
-),
-
--- The part of an amount change that is a new conversion rate: the previous native amount at the rate of the
--- new close date, less its value at the rate of the old one (0 for the corporate currency or the same rate).
-revaluations as (
     select
         classified.opportunity_id,
         classified.owner_user_id,
         classified.fiscal_quarter,
-        {{ to_corporate('classified.previous_amount_native', 'classified.currency', 'rates.conversion_rate') }}
-        - classified.previous_amount as fx_revaluation
+        classified.movement_date,
+        classified.forecast_category,
+        case kinds.kind
+            when 'enter' then case when classified.has_previous then 'pulled_in' else 'created' end
+            when 'close' then case when classified.is_won then 'won' else 'lost' end
+            when 'slip' then 'slipped_out'
+            when 'change' then
+                case
+                    when coalesce(classified.amount, 0) > coalesce(classified.previous_amount, 0) then 'increased'
+                    when coalesce(classified.amount, 0) < coalesce(classified.previous_amount, 0) then 'decreased'
+                    else 'none'
+                end
+        end as measure,
+        case kinds.kind
+            when 'slip' then coalesce(classified.previous_amount, 0)
+            when 'change' then abs(coalesce(classified.amount, 0) - coalesce(classified.previous_amount, 0))
+            else coalesce(classified.amount, 0)
+        end as amount,
+        kinds.kind = 'enter' and coalesce(classified.previous_is_closed, false) as is_reopening,
+        case when kinds.kind = 'change' then classified.fx_change else 0 end as fx_revaluation
     from classified
-    left join rates
-        on classified.currency = rates.iso_code
-        and classified.close_date >= rates.start_date
-        and classified.close_date < rates.next_start_date
-    where classified.is_revalued
+    cross join (values ('enter'), ('close'), ('slip'), ('change')) as kinds (kind)
+    where
+        (kinds.kind = 'enter' and classified.enters)
+        or (kinds.kind = 'close' and classified.closes)
+        or (kinds.kind = 'slip' and classified.slips_out)
+        or (
+            kinds.kind = 'change'
+            and classified.is_revalued
+            and (coalesce(classified.amount, 0) <> coalesce(classified.previous_amount, 0) or classified.fx_change <> 0)
+        )
 ),
 
 opening_rows as (
@@ -194,48 +200,15 @@ closing_rows as (
         and quarters.fiscal_quarter = snapshots.close_fiscal_quarter
 ),
 
--- An opportunity keeps one forecast category per quarter: the one it had at the quarter's start, or, for one
--- that entered the pipeline during the quarter, the one it had at the end of the day it entered.
-category_candidates as (
-    select
-        fiscal_quarter,
-        opportunity_id,
-        forecast_category,
-        0 as priority,
-        cast(null as date) as since
-    from opening_rows
-    union all
-    select
-        fiscal_quarter,
-        opportunity_id,
-        forecast_category,
-        1 as priority,
-        movement_date as since
-    from movements
-    where movement in ('created', 'pulled_in')
-),
-
-quarter_categories as (
-    select
-        fiscal_quarter,
-        opportunity_id,
-        forecast_category
-    from (
-        select
-            *,
-            row_number() over (
-                partition by fiscal_quarter, opportunity_id order by priority, since
-            ) as candidate_rank
-        from category_candidates
-    ) as ranked
-    where candidate_rank = 1
-),
-
+-- category_rank: 0 for the category at the quarter's start, 1 for the category on entering it, 9 for none
 amounts as (
     select
         fiscal_quarter,
         opportunity_id,
         owner_user_id,
+        forecast_category,
+        0 as category_rank,
+        cast(null as date) as since,
         'opening' as measure,
         amount,
         false as is_reopening,
@@ -246,6 +219,9 @@ amounts as (
         fiscal_quarter,
         opportunity_id,
         owner_user_id,
+        cast(null as varchar) as forecast_category,
+        9 as category_rank,
+        cast(null as date) as since,
         'closing' as measure,
         amount,
         false as is_reopening,
@@ -256,41 +232,43 @@ amounts as (
         fiscal_quarter,
         opportunity_id,
         owner_user_id,
-        movement as measure,
+        forecast_category,
+        case when measure in ('created', 'pulled_in') then 1 else 9 end as category_rank,
+        movement_date as since,
+        measure,
         amount,
         is_reopening,
-        0 as fx_revaluation
-    from movements
-    union all
-    select
-        fiscal_quarter,
-        opportunity_id,
-        owner_user_id,
-        'fx' as measure,
-        0 as amount,
-        false as is_reopening,
         fx_revaluation
-    from revaluations
-    where fx_revaluation <> 0
+    from movements
+),
+
+-- An opportunity keeps one forecast category per quarter: the one it had at the quarter's start, or, for one
+-- that entered the pipeline during the quarter, the one it had at the end of the day it first entered.
+keyed as (
+    select
+        *,
+        first_value(forecast_category) over (
+            partition by fiscal_quarter, opportunity_id
+            order by category_rank, since
+            rows between unbounded preceding and unbounded following
+        ) as quarter_category
+    from amounts
 ),
 
 grouped as (
     select
-        amounts.fiscal_quarter,
-        amounts.owner_user_id,
-        quarter_categories.forecast_category,
+        fiscal_quarter,
+        owner_user_id,
+        quarter_category as forecast_category,
         {%- for m in ['opening', 'created', 'pulled_in', 'increased', 'decreased', 'slipped_out', 'won', 'lost', 'closing'] %}
-            sum(case when amounts.measure = '{{ m }}' then amounts.amount else 0 end) as {{ m }}_amount,
-            count(case when amounts.measure = '{{ m }}' then 1 end) as {{ m }}_count,
+            sum(case when measure = '{{ m }}' then amount else 0 end) as {{ m }}_amount,
+            count(case when measure = '{{ m }}' then 1 end) as {{ m }}_count,
         {%- endfor %}
-        sum(case when amounts.is_reopening then amounts.amount else 0 end) as reopened_amount,
-        count(case when amounts.is_reopening then 1 end) as reopened_count,
-        sum(amounts.fx_revaluation) as fx_revaluation
-    from amounts
-    left join quarter_categories
-        on amounts.fiscal_quarter = quarter_categories.fiscal_quarter
-        and amounts.opportunity_id = quarter_categories.opportunity_id
-    group by amounts.fiscal_quarter, amounts.owner_user_id, quarter_categories.forecast_category
+        sum(case when is_reopening then amount else 0 end) as reopened_amount,
+        count(case when is_reopening then 1 end) as reopened_count,
+        sum(fx_revaluation) as fx_revaluation
+    from keyed
+    group by fiscal_quarter, owner_user_id, quarter_category
 ),
 
 final as (

@@ -336,7 +336,10 @@ def pipeline_waterfall_panel(mc: MetricsClient, ctx: Context) -> Panel:
             measure=["absolute", *["relative"] * len(steps), "total"],
             y=[values["waterfall_opening"], *steps, values["waterfall_closing"]],
             text=[f"{v:,.0f}" for v in (values["waterfall_opening"], *steps, values["waterfall_closing"])],
-            textposition="outside",
+            # inside a bar when it fits (the big ones), above or below it otherwise
+            textposition="auto",
+            textangle=0,
+            cliponaxis=False,
             decreasing={"marker": {"color": "#bc4b51"}},
             increasing={"marker": {"color": "#5b8e7d"}},
             totals={"marker": {"color": "#2f6690"}},

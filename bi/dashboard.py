@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -310,15 +310,89 @@ def mrr_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
     ]
 
 
+# The pipeline waterfall's steps: (metric, label, sign in the bridge).
+WATERFALL_STEPS = (
+    ("waterfall_created", "created", 1),
+    ("waterfall_pulled_in", "pulled in", 1),
+    ("waterfall_increased", "increased", 1),
+    ("waterfall_decreased", "decreased", -1),
+    ("waterfall_slipped_out", "slipped out", -1),
+    ("waterfall_won", "won", -1),
+    ("waterfall_lost", "lost", -1),
+)
+
+
+def pipeline_waterfall_panel(mc: MetricsClient, ctx: Context) -> Panel:
+    """The current quarter's pipeline from its start to the as-of date: opening + created + pulled in + increased
+    − decreased − slipped out − won − lost = closing (rpt_pipeline_movement, via the waterfall_* metrics)."""
+    metrics = ["waterfall_opening", *(m for m, _, _ in WATERFALL_STEPS), "waterfall_closing"]
+    recs = mc.query(f"{', '.join(metrics)} by fiscal_quarter").records()
+    row = next((r for r in recs if r["metric_time__fiscal_quarter"] == ctx.as_of_quarter), None)
+    values = {m: float((row or {}).get(m) or 0) for m in metrics}
+    steps = [sign * values[m] for m, _, sign in WATERFALL_STEPS]
+    fig = go.Figure(
+        go.Waterfall(
+            x=["start", *(label for _, label, _ in WATERFALL_STEPS), "end"],
+            measure=["absolute", *["relative"] * len(steps), "total"],
+            y=[values["waterfall_opening"], *steps, values["waterfall_closing"]],
+            text=[f"{v:,.0f}" for v in (values["waterfall_opening"], *steps, values["waterfall_closing"])],
+            # inside a bar when it fits (the big ones), above or below it otherwise
+            textposition="auto",
+            textangle=0,
+            cliponaxis=False,
+            decreasing={"marker": {"color": "#bc4b51"}},
+            increasing={"marker": {"color": "#5b8e7d"}},
+            totals={"marker": {"color": "#2f6690"}},
+        )
+    )
+    fig.update_layout(yaxis_title="pipeline closing in the quarter", showlegend=False)
+    return Panel(
+        "pipeline_waterfall",
+        f"Pipeline waterfall, {ctx.as_of_quarter} (to {ctx.as_of})",
+        "waterfall_opening + created + pulled_in + increased − decreased − slipped_out − won − lost "
+        "= waterfall_closing",
+        _layout(fig),
+    )
+
+
+def mrr_convention(marts: Path) -> str | None:
+    """The convention the published MRR movements follow (var mrr_convention at build time), if published."""
+    con = duckdb.connect(str(marts), read_only=True)
+    try:
+        row = con.execute("SELECT min(mrr_convention) FROM marts.rpt_mrr_movements_monthly").fetchone()
+    except duckdb.CatalogException:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def with_mrr_convention(panels: list[Panel], convention: str | None) -> list[Panel]:
+    """The MRR bridge says which movements it shows: month-end comparisons or movements as they happened."""
+    if convention is None:
+        return panels
+    words = {"month_end": "movements between month ends", "events": "movements as they happened"}
+    return [
+        replace(p, title=f"{p.title} ({words.get(convention, convention)})") if p.key == "mrr_bridge" else p
+        for p in panels
+    ]
+
+
+def screenshot_size(panels: list[Panel]) -> tuple[int, int]:
+    """(width, height) in pixels that shows every chart: two a row, ~450 px each, below the header."""
+    return 1400, 160 + 450 * ((len(panels) + 1) // 2)
+
+
 def build_panels(mc: MetricsClient, marts: Path) -> list[Panel]:
     ctx = _context(marts)
     return [
         pipeline_panel(mc, ctx),
+        pipeline_waterfall_panel(mc, ctx),
         *bookings_vs_quota_panels(mc, ctx),
         win_rate_panel(mc, ctx),
         stage_funnel_panel(mc, ctx),
         activity_funnel_panel(mc, ctx),
-        *mrr_panels(mc, ctx),
+        *with_mrr_convention(mrr_panels(mc, ctx), mrr_convention(marts)),
     ]
 
 
@@ -390,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.screenshot:
         from expectations.report_browser import screenshot
 
-        screenshot(out, args.screenshot, width=1400, height=1900)
+        screenshot(out, args.screenshot, *screenshot_size(panels))
         print(f"screenshot: {args.screenshot}")
     return 0
 

@@ -21,7 +21,12 @@ SCALE = 0.05
 def dbt_build(warehouse: Path, work: Path, *extra: str, settings: dict[str, str] | None = None):
     """`dbt build` in a subprocess: its own warehouse, target and log folders, so parallel runs never clash."""
     env = {**os.environ, "SALESDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    for name in ("SALESDW_AS_OF_DATE", "SALESDW_FISCAL_YEAR_START_MONTH", "SALESDW_CORPORATE_CURRENCY"):
+    for name in (
+        "SALESDW_AS_OF_DATE",
+        "SALESDW_FISCAL_YEAR_START_MONTH",
+        "SALESDW_CORPORATE_CURRENCY",
+        "SALESDW_MRR_CONVENTION",
+    ):
         env.pop(name, None)  # the project defaults, whatever the developer's shell says
     env.update(settings or {})
     cmd = [

@@ -25,3 +25,12 @@
         (select as_of_date from {{ ref('int_as_of_date') }})
     {%- endif -%}
 {%- endmacro %}
+
+{#- 'month_end' or 'events': the MRR movements rpt_mrr_movements_monthly (and so the MRR bridge metrics) carry. -#}
+{% macro mrr_convention() -%}
+    {%- set c = var('mrr_convention', 'month_end') | string | trim | lower -%}
+    {%- if c not in ('month_end', 'events') -%}
+        {{ exceptions.raise_compiler_error("mrr_convention must be 'month_end' or 'events', got '" ~ c ~ "'") }}
+    {%- endif -%}
+    {{ return(c) }}
+{%- endmacro %}

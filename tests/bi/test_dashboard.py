@@ -14,6 +14,7 @@ from ingestion.settings import PROJECT_ROOT
 SCREENSHOT = PROJECT_ROOT / "data" / "dashboard" / "dashboard.png"
 PANELS = {
     "pipeline",
+    "pipeline_waterfall",
     "bookings_rep",
     "bookings_manager",
     "win_rate",
@@ -62,7 +63,9 @@ def test_every_chart_is_given_data(dashboard):
 
 @pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed: apt-get install -y chromium")
 def test_chromium_draws_every_chart_with_points(dashboard):
-    out, _ = dashboard
+    from bi.dashboard import screenshot_size
+
+    out, panels = dashboard
     specs = figure_specs(out.read_text(encoding="utf-8"))
     dom = dump_dom(out, timeout=120, budget_ms=10000)
     sections = dom.split('data-panel="')[1:]
@@ -76,5 +79,6 @@ def test_chromium_draws_every_chart_with_points(dashboard):
             marks = 'class="point"' in t or re.search(r'class="js-line"[^>]*d="M', t)
             assert marks and re.search(r'<path[^>]* d="M[\d.-]+,[\d.-]+[^"]*[VHLZ]', t), (key, t[:300])
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    screenshot(out, SCREENSHOT, width=1400, height=1900)
+    width, height = screenshot_size(panels)
+    screenshot(out, SCREENSHOT, width=width, height=height)
     assert SCREENSHOT.stat().st_size > 50_000

@@ -1,6 +1,8 @@
 -- MRR of each subscription at the end of each month (the last instant of the month, or of the as-of date for
 -- the running month): the recurring charges in force then, after the subscription's discount, for
 -- subscriptions active then; in native currency and in corporate currency at the rate valid that day.
+-- What is in force at an instant, and the discount, are defined once in macros/mrr.sql (fct_mrr_movements
+-- measures the same value at the end of every day it changes).
 with subscriptions as (
     select * from {{ ref('stg_billing__subscriptions') }}
 ),
@@ -38,29 +40,11 @@ measure_points as (
 ),
 
 subscription_terms as (
-    select
-        subscription_id,
-        customer_id,
-        status,
-        started_at,
-        coalesce(ended_at, case when status = 'canceled' then canceled_at end) as ended_at,
-        discount_percent_off,
-        discount_amount_off_minor,
-        discount_currency,
-        discount_start_at,
-        discount_end_at
-    from subscriptions
-    where status not in ('incomplete', 'incomplete_expired')
+    {{ mrr_subscription_terms('subscriptions') }}
 ),
 
 billing_intervals as (
-    select
-        subscription_id,
-        min(recurring_interval) as recurring_interval,
-        min(recurring_interval_count) as recurring_interval_count
-    from items
-    where price_type = 'recurring'
-    group by subscription_id
+    {{ mrr_billing_intervals('items') }}
 ),
 
 active_months as (
@@ -71,8 +55,7 @@ active_months as (
         measure_points.measured_before
     from subscription_terms
     inner join measure_points
-        on subscription_terms.started_at < measure_points.measured_before
-        and (subscription_terms.ended_at is null or subscription_terms.ended_at >= measure_points.measured_before)
+        on {{ mrr_in_force('subscription_terms.started_at', 'subscription_terms.ended_at', 'measure_points.measured_before') }}
 ),
 
 gross as (
@@ -84,8 +67,7 @@ gross as (
     from active_months
     inner join charges
         on active_months.subscription_id = charges.subscription_id
-        and charges.effective_from < active_months.measured_before
-        and charges.effective_to >= active_months.measured_before
+        and {{ mrr_in_force('charges.effective_from', 'charges.effective_to', 'active_months.measured_before') }}
     group by active_months.subscription_id, active_months.month, charges.currency
 ),
 
@@ -97,19 +79,10 @@ discounted as (
         active_months.measured_on,
         gross.currency,
         gross.gross_mrr,
-        case
-            when
-                (active_months.discount_start_at is null or active_months.discount_start_at < active_months.measured_before)
-                and (active_months.discount_end_at is null or active_months.discount_end_at >= active_months.measured_before)
-                then true
-            else false
-        end as is_discount_active,
+        {{ mrr_discount_in_force('active_months', 'active_months.measured_before') }} as is_discount_active,
         active_months.discount_percent_off,
-        -- amount_off is taken off each invoice, i.e. once per billing interval
-        {{ to_monthly(
-            minor_to_major('active_months.discount_amount_off_minor', 'gross.currency'),
-            'billing_intervals.recurring_interval', 'billing_intervals.recurring_interval_count'
-        ) }} as discount_amount_off_monthly
+        {{ mrr_discount_amount_off_monthly('active_months', 'gross.currency', 'billing_intervals') }}
+            as discount_amount_off_monthly
     from active_months
     inner join gross
         on active_months.subscription_id = gross.subscription_id
@@ -125,13 +98,8 @@ valued as (
         measured_on,
         currency,
         {{ money('gross_mrr') }} as gross_mrr_native,
-        {{ money(
-            "greatest(
-                gross_mrr
-                * (1 - case when is_discount_active then coalesce(discount_percent_off, 0) else 0 end / 100)
-                - case when is_discount_active then coalesce(discount_amount_off_monthly, 0) else 0 end,
-                0
-            )"
+        {{ mrr_after_discount(
+            'gross_mrr', 'is_discount_active', 'discount_percent_off', 'discount_amount_off_monthly'
         ) }} as mrr_native
     from discounted
 ),

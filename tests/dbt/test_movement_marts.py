@@ -199,7 +199,7 @@ def test_mrr_movements_add_up_to_each_subscriptions_daily_change(con):
     as_of = con.execute("SELECT max(date_day) FILTER (WHERE is_as_of_date) FROM marts.dim_date").fetchone()[0]
     assert (
         con.execute(
-            "SELECT count(*) FROM staging.stg_billing__subscriptions WHERE discount IS NOT NULL"
+            "SELECT count(*) FROM staging.stg_billing__subscriptions WHERE discount_percent_off IS NOT NULL OR discount_amount_off_minor IS NOT NULL"
         ).fetchone()[0]
         == 0
     ), "this recount does not model discounts"

@@ -353,6 +353,7 @@ def build_typed_select(
     # holding more than one of them is ambiguous (CSV headers naming a field twice are refused earlier).
     sources: list[tuple[str, str | None, str | None]] = []
     ambiguous: list[str] = []
+    presence: list[str] = []  # layer-1 columns: how many of a field's keys a row holds
     for f, v in zip(fields, variants, strict=True):
         if not v:
             sources.append(("CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)", "CAST(NULL AS JSON)") if is_json
@@ -364,8 +365,10 @@ def build_typed_select(
             x = f"coalesce({', '.join(xs)})"
             sources.append((f"({x} ->> '$')", f"json_type({x})", x))
             names = " and ".join(repr(columns[j]) for j in v).replace("'", "''")
-            present = " + ".join(
-                f"CAST({xj} IS NOT NULL AND json_type({xj}) <> 'NULL' AS INTEGER)" for xj in xs
+            present = quote_ident(f"#a{len(presence) + 1}")
+            presence.append(
+                " + ".join(f"CAST({xj} IS NOT NULL AND json_type({xj}) <> 'NULL' AS INTEGER)" for xj in xs)
+                + f" AS {present}"
             )
             ambiguous.append(
                 f"CASE WHEN {present} > 1 THEN {{'code': 'duplicate_key', 'message': 'keys {names} both name "
@@ -413,7 +416,9 @@ def build_typed_select(
         if mode == "json_lines":
             raise ValueError("a group of files is staged as CSV text or JSON columns, never as raw lines")
         src, carry = group_src, ["_ord", "_rid"]
-    l1 += [f"{expr} AS {quote_ident(e.internal)}" for e, expr in zip(extras, extra_src, strict=True)]
+    l1 += [
+        f"{expr} AS {quote_ident(e.internal)}" for e, expr in zip(extras, extra_src, strict=True)
+    ] + presence
     passthrough = "".join(f", {c}" for c in carry) + (", _j, _jt" if mode == "json_lines" else "")
     field_errors = (
         f"CASE WHEN {' OR '.join(bads)} THEN list_filter([{', '.join(errors)}], e -> e IS NOT NULL) "

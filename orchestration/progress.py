@@ -28,8 +28,9 @@ def failure_message(event) -> str:
     while err.cause is not None and err.cls_name and err.cls_name.startswith("Dagster"):
         err = err.cause
     text = err.message
-    if err.cls_name in _OWN_ERRORS and text.startswith(f"{err.cls_name}: "):
-        text = text[len(err.cls_name) + 2 :]
+    prefix = f"{err.cls_name}: "  # Dagster writes "module.Class: message"
+    if err.cls_name in _OWN_ERRORS and prefix in text.split("\n", 1)[0]:
+        text = text.split(prefix, 1)[1]
     return " ".join(text.split())[:500]
 
 

@@ -900,3 +900,42 @@ def test_deletion_stubs_in_a_group_of_files(lz):
         ("price_0003", False),
     ]
     figures("deleted_stubs", files=3, rows_in=total)
+
+
+# == 5 and 6 through `salesdw run`: the run summary names each entry not loaded, and why ==================
+
+
+def test_the_run_summary_names_refused_and_ignored_entries_with_their_cause(tmp_path):
+    from ingestion.demo.generator import generate
+    from tests.reliability.support import env_for
+
+    landing = tmp_path / "landing"
+    generate(landing, scale=0.02, seed=7)
+    odd = [_odd(landing, k) for k in ("empty_json_key", "symlink_loop")]
+    for rel in (
+        "crm/Campaign",
+        "crm/Opportunity/sub",
+        "crm/Opportunity/dangling.csv",
+        "crm/Opportunity/b.csv.gz",
+    ):
+        _plant(landing, rel, IGNORED[rel][0])
+    env = env_for(tmp_path / "run", landing)
+    out = subprocess.run([str(BIN / "salesdw"), "run"], capture_output=True, text=True, env=env, timeout=1500)
+    text = out.stdout
+    assert "Traceback" not in text + out.stderr, (text + out.stderr)[-3000:]
+    assert "Error occurred while executing op" not in text
+    summary = text[text.index("salesdw run ") :]  # the summary after the progress lines
+    refused = summary[summary.index("refused files (2)") :].splitlines()[1:3]
+    assert [ln.strip().split(":")[0] for ln in refused] == sorted(r for r, _, _ in odd)
+    for rel, _, message in odd:
+        assert any(rel in ln and message in ln for ln in refused), refused
+    ignored = summary[summary.index("ignored in the landing zone (4)") :].splitlines()[1:5]
+    for rel in (
+        "crm/Campaign",
+        "crm/Opportunity/sub",
+        "crm/Opportunity/dangling.csv",
+        "crm/Opportunity/b.csv.gz",
+    ):
+        assert any(ln.strip().startswith(f"{rel}: ") and IGNORED[rel][1] in ln for ln in ignored), ignored
+    figures("odd_entries", files=2)
+    figures("skipped_silently", entries=4)

@@ -193,6 +193,10 @@ def field_layers(
         more = f"({ok} AND {incomplete_list(x)})"
         errors.append(f"CASE WHEN {more} THEN {_incomplete_error(name)} END")
         bads.append(more)
+    if is_json and f.type in ("object", "list", "array"):
+        repeated = f"({ok} AND {repeats_a_key(x)})"
+        errors.append(f"CASE WHEN {repeated} THEN {_repeated_error(name)} END")
+        bads.append(repeated)
     error = errors[0] if len(errors) == 1 else f"coalesce({', '.join(errors)})"
     return layer1, layer2, layer3, value, error, f"({' OR '.join(bads)})"
 
@@ -200,6 +204,19 @@ def field_layers(
 def incomplete_list(x: str) -> str:
     """SQL: the JSON value x is a Stripe list that says it holds only part of its items."""
     return f"coalesce(({x} ->> '$.has_more') = 'true', false)"
+
+
+def repeats_a_key(x: str) -> str:
+    """SQL: an object anywhere inside the JSON object or array x names a key twice (which value is meant is
+    undefined; JSON paths would read the first)."""
+    root = f"list_unique(json_keys({x})) < len(json_keys({x}))"  # '$.**' lists what is below the root only
+    return (
+        f"({root} OR list_bool_or(list_transform(json_keys({x}, '$.**'), ks -> list_unique(ks) < len(ks))))"
+    )
+
+
+def _repeated_error(name: str) -> str:
+    return f"{{'code': 'duplicate_key', 'message': '{name}: an object in it repeats a key; which value is meant is undefined'}}"
 
 
 def _incomplete_error(name: str) -> str:
@@ -400,17 +417,25 @@ def build_typed_select(
     for e in ambiguous:
         errors.insert(0, e)
         bads.insert(0, f"({e}) IS NOT NULL")
-    if check_lists and is_json:
-        # Nested lists the contract does not type (a charge's `refunds`): incomplete all the same.
+    if is_json:
+        # Extras: a nested list the contract does not type (a charge's `refunds`) is incomplete all the same,
+        # and a repeated key is ambiguous in any object. Most extras are scalars: their first character says so
+        # without parsing them (real Stripe objects carry dozens of fields the contract does not name).
         for e in extras:
-            more = (
-                f"(json_type({quote_ident(e.internal)}) = 'OBJECT' AND {incomplete_list(quote_ident(e.internal))} "
-                f"AND ({quote_ident(e.internal)} ->> '$.object') = 'list')"
-            )
-            errors.append(
-                f"CASE WHEN {more} THEN {_incomplete_error(e.name.replace(chr(39), chr(39) * 2))} END"
-            )
-            bads.append(more)
+            x = quote_ident(e.internal)
+            text = f"CAST({x} AS VARCHAR)"
+            nested = f"(starts_with({text}, '{{') OR starts_with({text}, '['))"
+            name = e.name.replace("'", "''")
+            if check_lists:
+                more = (
+                    f"({nested} AND contains({text}, '\"has_more\"') AND {incomplete_list(x)} "
+                    f"AND ({x} ->> '$.object') = 'list')"
+                )
+                errors.append(f"CASE WHEN {more} THEN {_incomplete_error(name)} END")
+                bads.append(more)
+            repeated = f"({nested} AND {repeats_a_key(x)})"
+            errors.append(f"CASE WHEN {repeated} THEN {_repeated_error(name)} END")
+            bads.append(repeated)
     carry = []
     if group_src is not None:
         if mode == "json_lines":

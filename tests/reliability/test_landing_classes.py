@@ -661,20 +661,42 @@ def test_an_object_naming_a_field_twice_is_quarantined_as_ambiguous(lz):
     rel = "billing/invoices/b.jsonl"
     good = jsonl([invoice(1)])
     twice = json.dumps(invoice(2))[:-1] + ', "total": 99}\n'  # "total" repeated: which one is meant?
-    nested = json.dumps(invoice(3))[:-1] + ', "customer": "cus_0002"}\n'
-    spaced = json.dumps(invoice(4) | {" total": 5})  # "total" and " total" name the same field
-    put(lz, rel, good + twice + nested + spaced + "\n")
+    again = json.dumps(invoice(3))[:-1] + ', "customer": "cus_0002"}\n'
+    spaced = json.dumps(invoice(4) | {" total": 5}) + "\n"  # "total" and " total" name the same field
+    # inside a line of the list, and inside an object field: JSON paths downstream would read the first
+    in_line = json.dumps(invoice(5)).replace('"amount": 12000', '"amount": 12000, "amount": 1', 1) + "\n"
+    in_object = json.dumps(invoice(6)).replace('"paid_at": 1735693200', '"paid_at": 1, "paid_at": 2') + "\n"
+    put(lz, rel, good + twice + again + spaced + in_line + in_object)
     got = load(lz, _wh(lz))
     parsed = jsonl_records((lz / rel).read_bytes())
-    assert [r.repeated for r in parsed] == [[], ["total"], ["customer"], []]  # Python's json sees the repeats
-    rows = check_file(got, lz, rel, quarantined=3, reasons={"duplicate_key": 3})
+    # Python's json sees the repeats (at any depth)
+    assert [r.repeated for r in parsed] == [[], ["total"], ["customer"], [], ["amount"], ["paid_at"]]
+    rows = check_file(got, lz, rel, quarantined=5, reasons={"duplicate_key": 5})
     assert ids(got, "billing__invoice", rel, "id") == ["in_0001"]
+    # repeats only inside nested objects: the file takes DuckDB's fast path (one JSON column per key)
+    rel_nested = "billing/invoices/c.jsonl"
+    put(
+        lz,
+        rel_nested,
+        jsonl([invoice(7)]) + in_line.replace("in_0005", "in_0008") + in_object.replace("in_0006", "in_0009"),
+    )
+    got = load(lz, _wh(lz), run_id="run-nested")
+    rows += check_file(got, lz, rel_nested, quarantined=2, reasons={"duplicate_key": 2})
+    assert ids(got, "billing__invoice", rel_nested, "id") == ["in_0007"]
+    # in a field the contract does not know (kept as JSON in raw): ambiguous all the same
+    rel_extra = "billing/charges/b.jsonl"
+    outcome = {"type": "authorized", "risk_level": "normal"}
+    put(lz, rel_extra, jsonl([charge(1, outcome=outcome)])
+        + json.dumps(charge(2, outcome=outcome)).replace('"risk_level": "normal"', '"risk_level": "normal", "risk_level": "high"') + "\n")  # fmt: skip
+    assert [r.repeated for r in jsonl_records((lz / rel_extra).read_bytes())] == [[], ["risk_level"]]
+    got = load(lz, _wh(lz), run_id="run-extra")
+    rows += check_file(got, lz, rel_extra, quarantined=1, reasons={"duplicate_key": 1})
     # the same on events, whose file otherwise takes DuckDB's fast path
     rel2 = "activity/events/b.jsonl"
     put(lz, rel2, jsonl([event(1)]) + json.dumps(event(2))[:-1] + ', "id": "ev_other"}\n')
     got = load(lz, _wh(lz), run_id="run-2")
     rows += check_file(got, lz, rel2, quarantined=1, reasons={"duplicate_key": 1})
-    figures("values", files=2, rows_in=rows)
+    figures("values", files=4, rows_in=rows)
 
 
 @pytest.mark.parametrize("name", [" Amount", "Amount ", " amount ", "AMOUNT"])

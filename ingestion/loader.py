@@ -17,6 +17,7 @@ is rolled back and its files are loaded one by one, by the tolerant path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -196,28 +197,18 @@ def _entry_problem(entry: Path, root: Path, formats: tuple[str, ...], where: str
             "ignored",
             "a hidden file (an upload in progress, or a system file such as .DS_Store); not read",
         )
-    if entry.is_symlink():
-        try:
-            target = entry.resolve(strict=False)
+    try:
+        target = entry.resolve(strict=False)  # the entry, or its folder, may be a link
+        if entry.is_symlink():
             os.stat(entry)
-        except (RuntimeError, OSError) as exc:
-            if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == 40:  # ELOOP
-                return "refused", "a symbolic link loop (the link leads back to itself); not read"
-            if isinstance(exc, FileNotFoundError):
-                return (
-                    "ignored",
-                    f"a link to nothing (its target {os.readlink(entry)} does not exist); not read",
-                )
-            return "refused", f"the link cannot be followed ({_os_reason(exc)}); not read"
-        if not target.is_relative_to(root):
-            return "refused", f"links outside the landing zone ({target}); not read"
-    else:
-        try:
-            target = entry.resolve(strict=False)  # its folder may be a link
-        except RuntimeError:
+    except FileNotFoundError:
+        return "ignored", f"a link to nothing (its target {os.readlink(entry)} does not exist); not read"
+    except (RuntimeError, OSError) as exc:  # Python 3.11 says RuntimeError for a loop, later ones ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
             return "refused", "a symbolic link loop (the link leads back to itself); not read"
-        if not target.is_relative_to(root):
-            return "refused", f"links outside the landing zone ({target}); not read"
+        return "refused", f"the link cannot be followed ({_os_reason(exc)}); not read"
+    if not target.is_relative_to(root):
+        return "refused", f"links outside the landing zone ({target}); not read"
     if entry.is_dir():
         if entry.suffix.lower() in formats:
             return (
@@ -280,10 +271,10 @@ def _stem(name: str) -> str:
 def landing_entries(landing_dir: Path) -> list[Entry]:
     """Entries of the landing zone outside every contract object's folder: all ignored, with the reason."""
     out: list[Entry] = []
-    for top in sorted(landing_dir.iterdir(), key=lambda p: p.name):
+    for top in _listing(landing_dir, "", out):
         name = shown_name(top.name)
         if top.name in SOURCES and top.is_dir():
-            for e in sorted(top.iterdir(), key=lambda p: p.name):
+            for e in _listing(top, top.name, out):
                 if object_for(top.name, e.name) is not None:
                     continue  # an object folder: its own load reports what is in it
                 rel = f"{top.name}/{shown_name(e.name)}"
@@ -318,6 +309,16 @@ def landing_entries(landing_dir: Path) -> list[Entry]:
                 )
             )
     return out
+
+
+def _listing(folder: Path, rel: str, out: list[Entry]) -> list[Path]:
+    """A folder's entries by name; a folder that cannot be listed is reported (refused) instead."""
+    try:
+        return sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        what = f"the folder cannot be listed ({_os_reason(exc)}); nothing in it is read"
+        out.append(Entry(rel or str(folder), "refused", what, None, rel.split("/")[0] or None))
+        return []
 
 
 def _escapes(landing_dir: Path, path: Path) -> bool:
@@ -776,7 +777,7 @@ class Loader:
             r[0]
             for r in self.con.execute(
                 f"SELECT file FROM audit.load_log WHERE run_id = {quote_literal(self.run_id)} "
-                "AND status = 'ignored' AND raw_table IS NULL"
+                "AND status IN ('ignored', 'refused') AND raw_table IS NULL"
             ).fetchall()
         }
         return [e for e in landing_entries(self.landing_dir) if e.rel not in done]

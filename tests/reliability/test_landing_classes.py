@@ -438,6 +438,8 @@ def test_a_file_the_process_may_not_read_is_refused_and_the_others_load(lz):
     rel = "crm/Opportunity/secret.csv"
     put(lz, rel, csv_text(OPP, [opp(9)]))
     (lz / rel).chmod(0)
+    put(lz, "crm/Account/a.csv", "Id\n001\n")
+    (lz / "crm/Account").chmod(0)  # a folder that cannot be listed
     out = subprocess.run(
         [str(BIN / "salesdw"), "load", "--landing", str(lz), "--warehouse", str(_wh(lz))],
         capture_output=True,
@@ -448,12 +450,15 @@ def test_a_file_the_process_may_not_read_is_refused_and_the_others_load(lz):
     assert out.returncode == 0 and "Traceback" not in out.stdout + out.stderr, out.stderr[-2000:]
     line = next(ln for ln in out.stdout.splitlines() if rel in ln)
     assert line.startswith("refused") and "permission denied" in line, line
+    line = next(ln for ln in out.stdout.splitlines() if "crm/Account" in ln)
+    assert line.startswith("refused") and "the folder cannot be listed (permission denied)" in line, line
+    (lz / "crm/Account").chmod(0o755)
     for g in good:
         assert next(ln for ln in out.stdout.splitlines() if g in ln).startswith("loaded")
     # readable again: the next load reads it (it was never logged as loaded), and only it
     (lz / rel).chmod(0o644)
     got = load(lz, _wh(lz), run_id="check")
-    assert list(got.results) == [rel]
+    assert sorted(got.results) == ["crm/Account/a.csv", rel]
     check_file(got, lz, rel)
     status = dict(got.q("SELECT file, list(status ORDER BY finished_at) FROM audit.load_log GROUP BY 1"))
     assert status[rel] == ["refused", "loaded"] and all(status[g] == ["loaded"] for g in good)

@@ -244,7 +244,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     # A warehouse path that is not a DuckDB file, or a missing landing zone nobody fills with demo data,
     # stop here, before any step runs (check_* raise with the path, the cause and what to do).
     check_warehouse_path(settings.warehouse)
-    if settings.demo == "0":
+    if settings.demo == "0" or settings.landing_dir.exists():
         check_landing(settings.landing_dir)
     # Assets and resources read their configuration from the environment; make ours the one they see.
     os.environ["SALESDW_LANDING_DIR"] = str(settings.landing_dir)

@@ -13,6 +13,9 @@ from decimal import Decimal
 
 import duckdb
 
+from expectations.runner import validate
+from expectations.suites import raw_suites
+from ingestion.contract import BY_TABLE
 from ingestion.loader import load_landing
 from ingestion.warehouse import connect
 from tests.warehouses import assert_ok, built_demo_warehouse, dbt_build
@@ -59,6 +62,12 @@ def test_a_paying_customer_deleted_leaves_the_mrr_marts_and_stays_in_raw(tmp_pat
         assert con.execute(
             "SELECT deleted, created FROM raw.billing__customer__current WHERE id = ?", [deleted]
         ).fetchall() == [(True, None)]
+    # the raw gates hold: the contract's required fields are for the objects that are not deleted
+    for suite in raw_suites(
+        [BY_TABLE[t] for t in ("billing__customer", "billing__product", "billing__price")]
+    ).values():
+        result = validate(warehouse, suite)
+        assert result.error is None and result.passed, [str(r) for r in result.results if not r.success]
     assert_ok(
         dbt_build(warehouse, tmp_path, "--select", "stg_billing__customers+", "stg_billing__subscriptions+")
     )

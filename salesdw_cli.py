@@ -10,6 +10,7 @@ from ingestion.sources import stripe_versions
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from ingestion.loader import LandingError
     from ingestion.settings import Settings
     from ingestion.warehouse import WarehouseError
     from orchestration.runner import run_pipeline
@@ -17,7 +18,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     try:
         summary = run_pipeline(settings)
-    except WarehouseError as exc:  # locked, read-only or full: the message names the cause and the fix
+    except (WarehouseError, LandingError) as exc:  # the message names the path, the cause and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary.render(settings))
@@ -65,16 +66,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_load(args: argparse.Namespace) -> int:
     """Load a landing zone without Dagster: for debugging a delivery."""
-    from ingestion.loader import load_landing
+    from ingestion.loader import LandingError, check_landing, load_landing
     from ingestion.settings import Settings
-    from ingestion.warehouse import WarehouseError, connect
+    from ingestion.warehouse import WarehouseError, check_warehouse_path, connect
 
     s = Settings.from_env()
     landing = Path(args.landing) if args.landing else s.landing_dir
+    warehouse = Path(args.warehouse) if args.warehouse else s.warehouse
     try:
-        with connect(args.warehouse or s.warehouse) as con:
+        check_warehouse_path(warehouse)  # before anything is read or written
+        check_landing(landing)
+        with connect(warehouse) as con:
             report = load_landing(con, landing)
-    except WarehouseError as exc:  # locked, read-only or full: the message names the cause and the fix
+    except (WarehouseError, LandingError) as exc:  # the message names the path, the cause and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for f in report.files:

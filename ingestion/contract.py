@@ -68,6 +68,13 @@ class SourceObject:
         return {f.name: f for f in self.fields}
 
     @property
+    def deletes_are_final(self) -> bool:
+        """Stripe never restores a deleted object, and answers for one with a stub (`{"id", "object",
+        "deleted": true}`, nothing else): the stub loads without the required fields and supersedes every
+        version of its id, whatever their stamps or delivery order (warehouse.version_order)."""
+        return self.source == "billing" and self.deleted is not None
+
+    @property
     def asset_name(self) -> str:
         return self.table
 
@@ -195,13 +202,14 @@ BILLING_OBJECTS = (
     _billing(
         "products",
         "product",
-        "id* object name* active:bool* created:unix* updated:unix",
+        "id* object name* active:bool* created:unix* updated:unix deleted:bool",
         version="updated",
     ),
     _billing(
         "prices",
         "price",
-        "id* object product* currency* unit_amount:int* type* recurring:object active:bool* created:unix*",
+        "id* object product* currency* unit_amount:int* type* recurring:object active:bool* created:unix* "
+        "deleted:bool",
     ),
     _billing(
         "subscriptions",

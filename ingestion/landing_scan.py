@@ -27,16 +27,23 @@ def scan_landing(
         files, _ = discover_files(landing, obj)
         for path in files:
             rel = path.relative_to(landing).as_posix()
-            st = path.stat()
             prior = seen.get(rel)
-            if prior and prior[0] == st.st_size and prior[1] == st.st_mtime_ns:
-                state[rel] = prior
+            try:
+                st = path.stat()
+                if prior and prior[0] == st.st_size and prior[1] == st.st_mtime_ns:
+                    state[rel] = prior
+                    continue
+                sha = sha256_file(path)
+            except OSError:
+                # Unreadable now: the load refuses it with the reason, so a run is started for it.
+                new.setdefault(obj.table, []).append(rel)
                 continue
-            sha = sha256_file(path)
             state[rel] = [st.st_size, st.st_mtime_ns, sha]
             # Unversioned objects: a new batch name with old bytes may be a record's return to an earlier
             # state (the later batch wins), so it is new too; the loader skips rows that change nothing.
-            if sha not in known_shas or (obj.version is None and prior is None):
+            # A name delivered again with other content is a later delivery, whatever bytes it holds.
+            changed = prior is not None and prior[2] != sha
+            if sha not in known_shas or changed or (obj.version is None and prior is None):
                 known_shas.add(sha)
                 new.setdefault(obj.table, []).append(rel)
     # Keep hashes of files since removed from the landing zone, so their re-delivery stays a no-op.

@@ -3,6 +3,9 @@
 One file is one transaction: its good rows land in `raw.<table>`, its bad rows in `audit.quarantine`
 and its outcome in `audit.load_log`, or, if anything fails, none of them. Parsing and validation run
 inside DuckDB (its CSV reader with reject tables, its JSON functions), never row by row in Python.
+A file that cannot be read, for whatever reason, is refused with the reason, and the others load; every
+entry of the landing zone that is not a batch file of a contract object is logged as `ignored` with the
+reason (docs/loading.md).
 
 Consecutive new files of one object with the same columns are read, validated and written together,
 as one transaction (a "group"): one multi-file scan uses both cores and pays the per-statement and
@@ -14,8 +17,10 @@ is rolled back and its files are loaded one by one, by the tolerant path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -26,14 +31,25 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.contract import OBJECTS, SourceObject
-from ingestion.validation import RefusedFile, build_typed_select, csv_columns_from_header
+from ingestion.contract import OBJECTS, SOURCES, SourceObject, object_for
+from ingestion.validation import (
+    RefusedFile,
+    Typed,
+    build_typed_select,
+    check_header,
+    csv_columns_from_header,
+    normalized,
+    staged_name,
+)
 from ingestion.warehouse import (
+    READER_OPTIONS,
+    WarehouseError,
     current_view_sql,
     ensure_raw_schema,
     quote_ident,
     quote_literal,
     raw_columns,
+    reader_path,
     table_columns,
     write_failure,
 )
@@ -43,16 +59,32 @@ log = logging.getLogger(__name__)
 MAX_LINE_BYTES = 128 * 1024 * 1024  # a 10 MB field is legitimate data, not a reason to refuse a file
 # Input bytes read as one group: bounds the memory of a group's temp tables (about 4x its input).
 MAX_GROUP_BYTES = 1024 * 1024 * 1024
-FILE_COL = (
-    "_salesdw_file"  # the file a row came from, in a group's _stage (contract names never start with _)
-)
+MAX_GROUP_FILES = 256
+FILE_COL = "_salesdw_file"  # the file a row came from, in a group's _stage (staged columns are named #dN)
+NOT_UTF8 = "its name is not UTF-8 text; rename it (a UTF-8 name may hold any character) and deliver it again"
+COMPRESSED = (".gz", ".zip", ".bz2", ".xz", ".zst", ".7z", ".tgz")
+
+
+class LandingError(RuntimeError):
+    """The landing zone itself is missing or unusable; the message says what to do."""
+
+
+def check_landing(landing_dir: Path) -> None:
+    """Raise LandingError unless the landing zone is a folder: a missing one is an error, never "0 files"."""
+    if not Path(landing_dir).is_dir():
+        raise LandingError(
+            f"the landing zone {landing_dir} "
+            + ("is not a folder" if Path(landing_dir).exists() else "does not exist")
+            + ": point SALESDW_LANDING_DIR at the folder holding crm/, billing/ and activity/ "
+            "(with SALESDW_DEMO=auto a missing or empty one gets demo data)"
+        )
 
 
 @dataclass
 class FileResult:
     file: str
     object: str
-    status: str  # loaded | refused | duplicate_file | already_loaded
+    status: str  # loaded | refused | duplicate_file | already_loaded | ignored
     rows_in: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -63,10 +95,9 @@ class FileResult:
 
 @dataclass
 class Prepared:
-    extra_cols: dict[str, str]  # non-contract columns found, with their raw type
-    raw_expr: str  # SQL over `_stage s` giving a row's raw record, for quarantined rows
+    typed: Typed
     mode: str  # how _stage holds rows: csv | json_columns | json_lines
-    n_rejects: int  # rows DuckDB's CSV reader could not parse (in temp._rejects)
+    n_rejects: int  # records DuckDB's CSV reader could not parse (temp._rejected)
     n_staged: int
 
 
@@ -102,8 +133,24 @@ class ObjectResult:
         return [f for f in self.files if f.status == "refused"]
 
     @property
+    def ignored(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "ignored"]
+
+    @property
     def new_files(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "loaded"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Something in the landing zone that is not loaded, and why: `refused` (a batch file that cannot be
+    read) or `ignored` (not a batch file of a contract object)."""
+
+    rel: str
+    status: str
+    reason: str
+    obj: SourceObject | None = None  # the contract object whose folder holds it
+    source: str | None = None  # crm | billing | activity, when under one
 
 
 def sha256_file(path: Path) -> str:
@@ -114,38 +161,172 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def discover_files(landing_dir: Path, obj: SourceObject) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Batch files of one object, in batch order, confined to the landing zone.
+def _sha_or_none(path: Path) -> str | None:
+    """The file's hash, or None when it cannot be read (load_file then refuses it with the reason)."""
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
 
-    Returns (files, skipped) where skipped lists (relative path, reason) for entries that are not
-    loaded for safety: links leading out of the landing zone, other file types, partial uploads.
-    """
+
+def shown_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (kept by Python as surrogates) shown as \\xNN."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _os_reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return _first_line(exc)
+
+
+def _entry_problem(entry: Path, root: Path, formats: tuple[str, ...], where: str) -> tuple[str, str] | None:
+    """(status, reason) for an entry of an object folder that is not a loadable batch file, else None."""
+    if not _is_utf8(entry.name):
+        return "refused", NOT_UTF8
+    if entry.name.startswith("."):
+        return (
+            "ignored",
+            "a hidden file (an upload in progress, or a system file such as .DS_Store); not read",
+        )
+    try:
+        target = entry.resolve(strict=False)  # the entry, or its folder, may be a link
+        if entry.is_symlink():
+            os.stat(entry)
+    except FileNotFoundError:
+        return "ignored", f"a link to nothing (its target {os.readlink(entry)} does not exist); not read"
+    except (RuntimeError, OSError) as exc:  # Python 3.11 says RuntimeError for a loop, later ones ELOOP
+        if isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP:
+            return "refused", "a symbolic link loop (the link leads back to itself); not read"
+        return "refused", f"the link cannot be followed ({_os_reason(exc)}); not read"
+    if not target.is_relative_to(root):
+        return "refused", f"links outside the landing zone ({target}); not read"
+    if entry.is_dir():
+        if entry.suffix.lower() in formats:
+            return (
+                "ignored",
+                f"a folder named like a batch file; batch files are regular files directly in {where}/",
+            )
+        return "ignored", f"a sub-folder; only files directly in {where}/ are loaded, nothing below them"
+    if not entry.is_file():
+        return "ignored", "not a regular file (a pipe, socket or device); not read"
+    suffix = entry.suffix.lower()
+    if suffix not in formats:
+        kinds = "/".join(formats)
+        if suffix in COMPRESSED:
+            return "ignored", f"a compressed file; decompress it to {entry.stem} ({kinds}) to load it"
+        return "ignored", f"not a {kinds} file; not read"
+    return None
+
+
+def discover_files(landing_dir: Path, obj: SourceObject) -> tuple[list[Path], list[Entry]]:
+    """Batch files of one object, in batch order, confined to the landing zone, and every other entry of
+    the object's folder with the reason it is not loaded (refused or ignored)."""
     root = landing_dir.resolve()
+    where = f"{obj.source}/{obj.name}"
     folder = landing_dir / obj.source / obj.name
     files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
+    others: list[Entry] = []
     if not folder.is_dir():
-        return files, skipped
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        rel = f"{obj.source}/{obj.name}/{entry.name}"
-        if entry.name.startswith("."):
-            continue  # hidden files and in-flight uploads (.part, .tmp written as dotfiles)
-        target = entry.resolve()
-        if not target.is_relative_to(root):
-            skipped.append((rel, f"links outside the landing zone ({target}); not read"))
-            continue
-        if not target.is_file():
-            continue
-        if entry.suffix.lower() not in obj.formats:
-            skipped.append((rel, f"not a {'/'.join(obj.formats)} file; not read"))
-            continue
-        files.append(entry)
-    return files, skipped
+        if folder.is_symlink() or folder.exists():
+            why = "a file" if folder.is_file() else "a link that does not lead to a folder"
+            others.append(
+                Entry(
+                    where,
+                    "ignored",
+                    f"{why} where the folder {where}/ belongs; nothing read",
+                    obj,
+                    obj.source,
+                )
+            )
+        return files, others
+    try:
+        entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        return files, [
+            Entry(where, "refused", f"the folder cannot be listed ({_os_reason(exc)})", obj, obj.source)
+        ]
+    for entry in entries:
+        problem = _entry_problem(entry, root, obj.formats, where)
+        if problem is None:
+            files.append(entry)
+        else:
+            others.append(Entry(f"{where}/{shown_name(entry.name)}", *problem, obj, obj.source))
+    return files, others
+
+
+def _stem(name: str) -> str:
+    low = name.lower()
+    return low[:-3] + "y" if low.endswith("ies") else low[:-1] if low.endswith("s") else low
+
+
+def landing_entries(landing_dir: Path) -> list[Entry]:
+    """Entries of the landing zone outside every contract object's folder: all ignored, with the reason."""
+    out: list[Entry] = []
+    for top in _listing(landing_dir, "", out):
+        name = shown_name(top.name)
+        if top.name in SOURCES and top.is_dir():
+            for e in _listing(top, top.name, out):
+                if object_for(top.name, e.name) is not None:
+                    continue  # an object folder: its own load reports what is in it
+                rel = f"{top.name}/{shown_name(e.name)}"
+                if e.name.startswith("."):
+                    why = "a hidden entry; not read"
+                elif e.is_dir():
+                    objs = [o.name for o in OBJECTS if o.source == top.name]
+                    near = [o for o in objs if _stem(o) == _stem(e.name)]
+                    hint = (
+                        f"did you mean {top.name}/{near[0]}/ (folder names are the API names, case-sensitive)?"
+                        if near
+                        else f"the {top.name} objects are {', '.join(objs)}"
+                    )
+                    why = f"not a contract object of {top.name}; nothing in it is read ({hint})"
+                else:
+                    why = f"a file directly in {top.name}/; batch files go in {top.name}/<object>/"
+                out.append(Entry(rel, "ignored", why, None, top.name))
+        elif top.name.startswith("."):
+            out.append(Entry(name, "ignored", "a hidden entry; not read"))
+        elif top.is_dir():
+            out.append(
+                Entry(
+                    name,
+                    "ignored",
+                    "not a source folder; the landing zone holds crm/, billing/ and activity/",
+                )
+            )
+        else:
+            out.append(
+                Entry(
+                    name, "ignored", "a file outside the source folders; batch files go in <source>/<object>/"
+                )
+            )
+    return out
+
+
+def _listing(folder: Path, rel: str, out: list[Entry]) -> list[Path]:
+    """A folder's entries by name; a folder that cannot be listed is reported (refused) instead."""
+    try:
+        return sorted(folder.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        what = f"the folder cannot be listed ({_os_reason(exc)}); nothing in it is read"
+        out.append(Entry(rel or str(folder), "refused", what, None, rel.split("/")[0] or None))
+        return []
 
 
 def _escapes(landing_dir: Path, path: Path) -> bool:
     """Does the path, links followed, lead out of the landing zone?"""
-    return not path.resolve().is_relative_to(landing_dir.resolve())
+    try:
+        return not path.resolve().is_relative_to(landing_dir.resolve())
+    except RuntimeError:  # a link loop: it leads nowhere, inside or out
+        return False
 
 
 def _sql_values(values: Iterable[object]) -> str:
@@ -163,12 +344,26 @@ def _sql_values(values: Iterable[object]) -> str:
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, table: str, sha: str, rel: str = "") -> str | None:
+    """The file an earlier load of these bytes was logged under: this file's name when its latest delivery
+    had this content, else another name (a re-delivery of the same bytes). A name re-delivered with other
+    content and then with the first content again is a new delivery each time."""
+    t, h, r = quote_literal(table), quote_literal(sha), quote_literal(rel)
     row = con.execute(
-        f"SELECT file FROM audit.load_log WHERE raw_table = {quote_literal(table)} "
-        f"AND file_sha256 = {quote_literal(sha)} AND status IN ('loaded', 'refused') "
-        f"ORDER BY file = {quote_literal(rel)} DESC LIMIT 1"
+        f"SELECT file FROM audit.load_log l WHERE raw_table = {t} AND file_sha256 = {h} "
+        f"AND status IN ('loaded', 'refused') AND (file <> {r} OR NOT EXISTS (SELECT 1 FROM audit.load_log l2 "
+        f"WHERE l2.raw_table = {t} AND l2.file = {r} AND l2.status IN ('loaded', 'refused') "
+        f"AND l2.finished_at > l.finished_at AND l2.file_sha256 IS DISTINCT FROM {h})) "
+        f"ORDER BY file = {r} DESC LIMIT 1"
     ).fetchone()
     return row[0] if row else None
+
+
+def _batches_loaded(con: duckdb.DuckDBPyConnection, obj: SourceObject) -> set[str]:
+    """Batch names (file stems) of the object loaded before: a file under one of them is a re-delivery."""
+    rows = con.execute(
+        f"SELECT DISTINCT file FROM audit.load_log WHERE raw_table = {quote_literal(obj.table)} AND status = 'loaded'"
+    ).fetchall()
+    return {Path(r[0]).stem for r in rows}
 
 
 class Loader:
@@ -178,32 +373,31 @@ class Loader:
         self.con = con
         self.landing_dir = Path(landing_dir)
         self.run_id = run_id or uuid.uuid4().hex
+        self._landing_reported = False
         ensure_raw_schema(con)
 
     # -- public -----------------------------------------------------------------------------------
     def load_object(
         self, obj: SourceObject, on_file: Callable[[FileResult], None] | None = None
     ) -> ObjectResult:
+        check_landing(self.landing_dir)
         result = ObjectResult(obj.table)
-        files, skipped = discover_files(self.landing_dir, obj)
-        for rel, reason in skipped:
-            log.warning("%s: %s", rel, reason)
-            if _escapes(self.landing_dir, self.landing_dir / rel):
-                # Reported as refused (load log, run summary, warning check), not only in a log line.
-                fr = self._refuse_unread(obj, rel, reason)
-                result.files.append(fr)
-                if on_file:
-                    on_file(fr)
+
+        def done(fr: FileResult) -> None:
+            result.files.append(fr)
+            if on_file:
+                on_file(fr)
+
+        files, others = discover_files(self.landing_dir, obj)
+        for entry in self._landing_wide() + others:
+            done(self._report_entry(entry))
         for step in self._plan(obj, files):
             if isinstance(step, list):
-                done = self._load_group(obj, step)
+                for fr in self._load_group(obj, step):
+                    done(fr)
             else:
                 path, sha = step
-                done = [self.load_file(obj, path, sha=sha)]
-            for fr in done:
-                result.files.append(fr)
-                if on_file:
-                    on_file(fr)
+                done(self.load_file(obj, path, sha=sha))
         return result
 
     def load_file(self, obj: SourceObject, path: Path, *, sha: str | None = None) -> FileResult:
@@ -211,12 +405,34 @@ class Loader:
             rel = path.relative_to(self.landing_dir).as_posix()
         except ValueError:
             rel = str(path)
+        rel = shown_name(rel)
         if ".." in Path(rel).parts or _escapes(self.landing_dir, path):
             # Callers may pass names from outside (a sensor, an API): never read beyond the landing zone.
-            return self._refuse_unread(obj, rel, f"is outside the landing zone {self.landing_dir}; not read")
+            return self._report_entry(
+                Entry(
+                    rel,
+                    "refused",
+                    f"is outside the landing zone {self.landing_dir}; not read",
+                    obj,
+                    obj.source,
+                )
+            )
+        if not _is_utf8(str(path)):
+            return self._report_entry(Entry(rel, "refused", NOT_UTF8, obj, obj.source))
         started = time.perf_counter()
-        sha = sha or sha256_file(path)
-        size = path.stat().st_size
+        try:
+            sha = sha or sha256_file(path)
+            size = path.stat().st_size
+        except OSError as exc:
+            return self._report_entry(
+                Entry(
+                    rel,
+                    "refused",
+                    f"cannot be read ({_os_reason(exc)}); fix its permissions or re-deliver it",
+                    obj,
+                    obj.source,
+                )
+            )
         prior = _already_loaded(self.con, obj.table, sha, rel)
         # Without a version stamp the later batch wins: the same bytes as an earlier batch, under a later
         # batch name, may be a record returning to an earlier state, so its rows are compared one by one.
@@ -227,22 +443,29 @@ class Loader:
                 self._log(obj, rel, sha, size, FileResult(rel, obj.table, status, message=msg), started)
             return FileResult(rel, obj.table, status, message=msg)
         load_id = f"{obj.table}:{sha[:20]}" + (f":{path.stem}" if prior is not None else "")
+        redelivery = path.stem in _batches_loaded(self.con, obj)
         try:
             # Parsing and validation only touch temp tables; the transaction holds just the writes.
             prepared = self._prepare(obj, path)
             with self._transaction():
-                fr = self._write(obj, path, rel, load_id, prepared)
+                fr = self._write(obj, path, rel, load_id, prepared, redelivery=redelivery)
                 self._log(obj, rel, sha, size, fr, started, load_id=load_id)
         except RefusedFile as exc:
             fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {exc}")
             self._log(obj, rel, sha, size, fr, started, load_id=load_id)
             log.error("refused %s", fr.message)
-        except (duckdb.Error, OSError) as exc:
-            # Disk full, read-only or vanished warehouse: say so, not DuckDB's internals.
-            failure = write_failure(self.con, rel, exc)
-            if failure is None:
-                raise
-            raise failure from exc
+        except WarehouseError:
+            raise
+        except Exception as exc:  # one file's failure never stops the others: refused, with its cause
+            # Disk full, read-only or vanished warehouse: say so, not DuckDB's internals, and stop.
+            failure = None if _names_file(exc, path) else write_failure(self.con, rel, exc)
+            if failure is not None:
+                raise failure from exc
+            fr = FileResult(
+                rel, obj.table, "refused", message=f"{rel}: could not be read ({_os_reason(exc)})"
+            )
+            self._log(obj, rel, sha, size, fr, started, load_id=load_id)
+            log.error("refused %s", fr.message)
         finally:
             self._drop_temp()
         fr.seconds = time.perf_counter() - started
@@ -268,19 +491,30 @@ class Loader:
         candidates: list[_GroupFile | tuple[Path, str | None]] = []
         seen_sha: set[str] = set()
         seen_stem: set[str] = set()
-        sizes = {p: p.stat().st_size for p in files}
+        loaded_stems = _batches_loaded(self.con, obj)
+        sizes = {}
+        for p in files:
+            try:
+                sizes[p] = p.stat().st_size
+            except OSError:
+                sizes[p] = None  # load_file says why it cannot be read
         to_hash = [p for p in files if sizes[p] and p.suffix.lower() != ".parquet"]
         # hashlib releases the GIL: both cores hash (1.5 GB of scale-10 files: 2.3 s instead of 4.6 s)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            shas = dict(zip(to_hash, pool.map(sha256_file, to_hash), strict=True))
+            shas = dict(zip(to_hash, pool.map(_sha_or_none, to_hash), strict=True))
         for path in files:
-            size = sizes[path]
-            if path not in shas:
+            size, sha = sizes[path], shas.get(path)
+            if sha is None:
                 candidates.append((path, None))
                 continue
-            sha = shas[path]
             rel = path.relative_to(self.landing_dir).as_posix()
-            if sha in seen_sha or path.stem in seen_stem or _already_loaded(self.con, obj.table, sha, rel):
+            # A name loaded before goes alone: its rows are compared with that earlier delivery's (load_file).
+            if (
+                sha in seen_sha
+                or path.stem in seen_stem
+                or path.stem in loaded_stems
+                or _already_loaded(self.con, obj.table, sha, rel)
+            ):
                 candidates.append((path, sha))
                 continue
             seen_sha.add(sha)
@@ -294,7 +528,11 @@ class Loader:
                 steps.append(c if not isinstance(c, _GroupFile) else (c.path, c.sha))
                 continue
             c.schema = schema
-            if group and (group[0].schema != schema or sum(g.size for g in group) + c.size > MAX_GROUP_BYTES):
+            if group and (
+                group[0].schema != schema
+                or sum(g.size for g in group) + c.size > MAX_GROUP_BYTES
+                or len(group) >= MAX_GROUP_FILES
+            ):
                 flush()
             group.append(c)
         flush()
@@ -307,10 +545,9 @@ class Loader:
             for p in paths:
                 try:
                     header = csv_columns_from_header(p)
-                except RefusedFile:
+                except (RefusedFile, OSError):
                     continue
-                lowered = {h.lower() for h in header}
-                if header and obj.key.lower() in lowered and FILE_COL not in lowered:
+                if header and obj.key.lower() in {normalized(h) for h in header}:
                     out[p] = tuple(header)
             return out
         if len(paths) < 2:
@@ -319,12 +556,12 @@ class Loader:
         # One scan for all files; when a file has a line that is not a JSON object the scan fails, and
         # each file is asked alone, so only the odd one takes the tolerant path.
         for batch in [paths] + [[p] for p in paths]:
-            lst = "[" + ", ".join(quote_literal(str(p)) for p in batch) + "]"
+            lst = "[" + ", ".join(reader_path(p) for p in batch) + "]"
             try:
                 rows = self.con.execute(
                     f"SELECT filename, list_sort(list(DISTINCT k)) FROM (SELECT filename, unnest(json_keys(json)) "
-                    f"AS k FROM read_ndjson_objects({lst}, filename = true, maximum_object_size = {MAX_LINE_BYTES})) "
-                    "GROUP BY ALL"
+                    f"AS k FROM read_ndjson_objects({lst}, filename = true, maximum_object_size = {MAX_LINE_BYTES}, "
+                    f"{READER_OPTIONS})) GROUP BY ALL"
                 ).fetchall()
             except duckdb.Error:
                 continue
@@ -332,9 +569,10 @@ class Loader:
             if batch is paths:
                 break
         for p in paths:
-            keys = found.get(str(p)) or []
+            keys = found.get(os.path.abspath(p)) or []
             lowered = [k.lower() for k in keys]
-            if keys and len(set(lowered)) == len(keys) and not any(k.startswith("_") for k in keys):
+            # distinct column names for read_json, none named like the group's file column, none empty
+            if keys and len(set(lowered)) == len(keys) and FILE_COL not in lowered and "" not in keys:
                 out[p] = tuple(keys)
         return out
 
@@ -368,7 +606,6 @@ class Loader:
         table = quote_ident(obj.table)
         key = quote_ident(obj.key)
         columns = list(group[0].schema)
-        lst = "[" + ", ".join(quote_literal(str(g.path)) for g in group) + "]"
         if obj.version is None:
             # Without a version stamp the later batch wins; a group's rows are compared with raw's latest
             # version only, which is file-by-file's rule when every batch is newer than raw's.
@@ -380,29 +617,21 @@ class Loader:
                 # File by file into one table: DuckDB's multi-file CSV scan was seen to drop a file's last
                 # rows without a reject (an unterminated quote at the end of a later file); a scan of
                 # one file reports them.
-                colspec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
                 for i, g in enumerate(group):
-                    scan = (
-                        f"SELECT *, {quote_literal(str(g.path))} AS {FILE_COL} FROM read_csv({quote_literal(str(g.path))}, "
-                        f"header = true, columns = {colspec}, delim = ',', quote = '\"', escape = '\"', "
-                        "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
-                        f"strict_mode = true, auto_detect = false, max_line_size = {MAX_LINE_BYTES})"
-                    )
+                    scan = f"SELECT *, {quote_literal(os.path.abspath(g.path))} AS {FILE_COL} FROM {_csv_scan(g.path, len(columns))}"
                     con.execute(f"INSERT INTO _stage {scan}" if i else f"CREATE TEMP TABLE _stage AS {scan}")
                     if con.execute("SELECT count(*) FROM _rejects").fetchone()[0]:
                         raise _GroupFallback(f"{g.rel} has rows the CSV reader could not parse")
                 mode = "csv"
             else:
-                colspec = "{" + ", ".join(f"{quote_literal(k)}: 'JSON'" for k in columns) + "}"
                 con.execute(
-                    f"CREATE TEMP TABLE _stage AS SELECT * FROM read_json({lst}, format = 'newline_delimited', "
-                    f"columns = {colspec}, maximum_object_size = {MAX_LINE_BYTES}, filename = '{FILE_COL}')"
+                    f"CREATE TEMP TABLE _stage AS {_json_columns_scan([g.path for g in group], columns, FILE_COL)}"
                 )
                 mode = "json_columns"
         except duckdb.Error as exc:
             raise _GroupFallback(_first_line(exc)) from exc
         values = ", ".join(
-            f"({i}, {_sql_values([str(g.path), g.rel, g.path.stem, f'{obj.table}:{g.sha[:20]}'])})"
+            f"({i}, {_sql_values([os.path.abspath(g.path), g.rel, g.path.stem, f'{obj.table}:{g.sha[:20]}'])})"
             for i, g in enumerate(group)
         )
         con.execute(
@@ -416,17 +645,15 @@ class Loader:
             f"FROM _stage s JOIN (SELECT {FILE_COL}, min(st.rowid) AS _start, any_value(_ord) AS _ord FROM _stage st "
             f"JOIN _files ON _file = {FILE_COL} GROUP BY ALL) f USING ({FILE_COL})"
         )
-        typed_select, extra_cols, raw_expr = build_typed_select(con, obj, columns, mode, group_src=group_src)
-        con.execute(f"CREATE TEMP TABLE _typed AS {typed_select}")
+        typed = build_typed_select(con, obj, columns, mode, group_src=group_src)
+        con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
         counts = {
             r[0]: (r[1], r[2])
             for r in con.execute(
                 "SELECT _ord, count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed GROUP BY ALL"
             ).fetchall()
         }
-        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(extra_cols)
-        meta_cols = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
-        sel = ", ".join(f"t.{quote_ident(c)}" for c in target_cols)
+        target, sel = _insert_columns(obj, typed)
         good = "len(t._errors) = 0 AND t._first_of_dupes"
         if obj.version:
             # A version is stored once: not if raw has it, and only from the first file of the group.
@@ -446,14 +673,14 @@ class Loader:
             new_rows = (
                 f"FROM (SELECT *, lag(_record_hash) OVER (PARTITION BY {key} ORDER BY _ord) AS _prev "
                 f"FROM _typed t WHERE {good}) t JOIN _files f USING (_ord) "
-                f"LEFT JOIN (SELECT {key}, arg_max(_record_hash, (_batch, _row_number)) AS _latest FROM raw.{table} "
+                f"LEFT JOIN (SELECT {key}, arg_max(_record_hash, (_batch, _loaded_at, _row_number)) AS _latest FROM raw.{table} "
                 f"WHERE {key} IN (SELECT {key} FROM _typed) GROUP BY ALL) l ON l.{key} = t.{key} "
                 "WHERE coalesce(t._prev, l._latest) IS DISTINCT FROM t._record_hash"
             )
         with self._transaction():
-            self._add_columns(obj, extra_cols)
+            self._add_columns(obj, typed)
             con.execute(
-                f"INSERT INTO raw.{table} ({', '.join(quote_ident(c) for c in target_cols + meta_cols)}) "
+                f"INSERT INTO raw.{table} ({target}) "
                 f"SELECT {sel}, t._record_hash, f._load_id, current_timestamp, f._rel, f._batch, t._row_number "
                 f"{new_rows}"
             )
@@ -466,7 +693,7 @@ class Loader:
                 con.execute(
                     f"INSERT INTO audit.quarantine SELECT f._load_id, {_sql_values([obj.source, obj.name, obj.table])}, "
                     f"f._rel, t._row_number, CAST(t.{key} AS VARCHAR), t._errors[1].code, "
-                    f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {raw_expr}, current_timestamp "
+                    f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {typed.raw_expr}, current_timestamp "
                     f"FROM _typed t JOIN _files f USING (_ord) JOIN (SELECT rowid AS _rid, * FROM _stage) s USING (_rid) "
                     "WHERE len(t._errors) > 0 ORDER BY t._ord, t._row_number"
                 )
@@ -497,29 +724,67 @@ class Loader:
                 pass  # a failed COMMIT has rolled back already; the original error is the one to show
             raise
 
-    def _add_columns(self, obj: SourceObject, extra_cols: dict[str, str]) -> None:
+    def _add_columns(self, obj: SourceObject, typed: Typed) -> None:
         """Columns that arrived but are not in the contract are kept, as text/JSON (in the open transaction)."""
         con = self.con
         # (the catalog query costs ~15 ms a file: only ask when the file brought extra columns)
-        existing = {c.lower() for c in table_columns(con, "raw", obj.table)} if extra_cols else set()
+        existing = {c.lower() for c in table_columns(con, "raw", obj.table)} if typed.extras else set()
         added = False
-        for name, typ in extra_cols.items():
-            if name.lower() not in existing:
-                con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
+        for e in typed.extras:
+            if e.name.lower() not in existing:
+                con.execute(
+                    f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(e.name)} {e.type}"
+                )
                 added = True
         if added:
             con.execute(current_view_sql(obj))
 
     # -- internals --------------------------------------------------------------------------------
-    def _refuse_unread(self, obj: SourceObject, rel: str, reason: str) -> FileResult:
-        fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {reason}")
-        self._log(obj, rel, None, None, fr, time.perf_counter(), load_id=f"{obj.table}:unread")
-        log.error("refused %s", fr.message)
+    def _report_entry(self, entry: Entry) -> FileResult:
+        """Log an entry that is not loaded (refused or ignored) and return its result."""
+        table = entry.obj.table if entry.obj else None
+        fr = FileResult(entry.rel, table or "", entry.status, message=f"{entry.rel}: {entry.reason}")
+        values = _sql_values(
+            [
+                f"{table or 'landing'}:{entry.status}",
+                self.run_id,
+                entry.source,
+                entry.obj.name if entry.obj else None,
+                table,
+                entry.rel,
+                None,
+                None,
+                entry.status,
+                0,
+                0,
+                0,
+                0,
+                fr.message,
+            ]
+        )
+        self.con.execute(
+            f"INSERT INTO audit.load_log VALUES ({values}, current_timestamp, current_timestamp)"
+        )
+        (log.error if entry.status == "refused" else log.warning)("%s %s", entry.status, fr.message)
         return fr
+
+    def _landing_wide(self) -> list[Entry]:
+        """Entries outside every object folder, once per run: the first object loaded in a run reports them."""
+        if self._landing_reported:
+            return []
+        self._landing_reported = True
+        done = {
+            r[0]
+            for r in self.con.execute(
+                f"SELECT file FROM audit.load_log WHERE run_id = {quote_literal(self.run_id)} "
+                "AND status IN ('ignored', 'refused') AND raw_table IS NULL"
+            ).fetchall()
+        }
+        return [e for e in landing_entries(self.landing_dir) if e.rel not in done]
 
     def _drop_temp(self) -> None:
         try:
-            for t in ("_stage", "_typed", "_rejects", "_rejects_scan", "_files"):
+            for t in ("_stage", "_typed", "_rejects", "_rejects_scan", "_rejected", "_files"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         except duckdb.Error:
             pass  # the connection broke (e.g. disk full); the error being raised already says why
@@ -549,11 +814,11 @@ class Loader:
             f"current_timestamp - to_microseconds(CAST({elapsed_us} AS BIGINT)), current_timestamp)"
         )
 
-    def _stage_json_columns(self, lit: str) -> list[str] | None:
+    def _stage_json_columns(self, path: Path) -> list[str] | None:
         """Fast path for JSON lines: DuckDB's own reader, one JSON column per key. None when any line is
-        not a JSON object (or a key would clash): then the tolerant line-by-line path takes over."""
+        not a JSON object, or an object repeats a key: then the tolerant line-by-line path takes over."""
         con = self.con
-        src = f"read_ndjson_objects({lit}, maximum_object_size = {MAX_LINE_BYTES})"
+        src = f"read_ndjson_objects({reader_path(path)}, maximum_object_size = {MAX_LINE_BYTES}, {READER_OPTIONS})"
         try:
             # A line that is not a JSON object makes read_json fail below: then the tolerant path runs.
             keys = [
@@ -564,70 +829,77 @@ class Loader:
             ]
         except duckdb.Error:
             return None
-        lowered = [k.lower() for k in keys]
-        if not keys or len(set(lowered)) < len(keys) or any(k.startswith("_") for k in keys):
-            return None
-        colspec = "{" + ", ".join(f"{quote_literal(k)}: 'JSON'" for k in keys) + "}"
-        try:
-            con.execute(
-                f"CREATE TEMP TABLE _stage AS SELECT * FROM read_json({lit}, format = 'newline_delimited', "
-                f"columns = {colspec}, maximum_object_size = {MAX_LINE_BYTES})"
+        if "" in keys:
+            raise RefusedFile(
+                "a JSON key is the empty string; every value needs a field name (re-export the file from the source)"
             )
+        if not keys or len({k.lower() for k in keys}) < len(keys):
+            return None  # keys differing in case only: DuckDB's column names are case-insensitive
+        try:
+            con.execute(f"CREATE TEMP TABLE _stage AS {_json_columns_scan([path], keys)}")
         except duckdb.Error:
             con.execute("DROP TABLE IF EXISTS temp._stage")
-            return None
+            return None  # e.g. an object repeating a key: DuckDB's reader refuses it, the tolerant path says which
         return keys
 
     def _stage(self, obj: SourceObject, path: Path) -> tuple[list[str], str]:
         """Read the file into temp._stage; returns (columns, mode) where mode is how _stage holds rows:
-        'csv' (text columns), 'json_columns' (a JSON column per key) or 'json_lines' (raw lines)."""
+        'csv' (text columns), 'json_columns' (a JSON column per key) or 'json_lines' (raw lines).
+        In the first two, the delivered column i is _stage's staged_name(i) and `columns` its delivered name."""
         con = self.con
-        lit = quote_literal(str(path))
+        lit = reader_path(path)
         suffix = path.suffix.lower()
         if path.stat().st_size == 0:
             return [], obj.kind
         if suffix == ".parquet":
+            src = f"read_parquet({lit}, {READER_OPTIONS})"
+            try:
+                cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+            except duckdb.Error as exc:
+                raise RefusedFile(f"not a readable Parquet file ({_first_line(exc)})") from exc
+            check_header(cols)
             try:
                 if obj.kind == "csv":
-                    cols = [
-                        r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet({lit})").fetchall()
-                    ]
-                    casts = ", ".join(f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(c)}" for c in cols)
-                    con.execute(f"CREATE TEMP TABLE _stage AS SELECT {casts} FROM read_parquet({lit})")
+                    casts = ", ".join(
+                        f"CAST({quote_ident(c)} AS VARCHAR) AS {quote_ident(staged_name(i))}"
+                        for i, c in enumerate(cols)
+                    )
+                    con.execute(f"CREATE TEMP TABLE _stage AS SELECT {casts} FROM {src}")
                     return cols, "csv"
+                row = "_salesdw_row"  # the row as one value; a column of that name would shadow it
+                while row.lower() in {c.lower() for c in cols}:
+                    row += "_"
                 con.execute(
-                    f"CREATE TEMP TABLE _stage AS SELECT CAST(to_json(t) AS VARCHAR) AS line "
-                    f"FROM read_parquet({lit}) t"
+                    f"CREATE TEMP TABLE _stage AS SELECT CAST(to_json({row}) AS VARCHAR) AS line FROM {src} {row}"
                 )
                 return ["line"], "json_lines"
             except duckdb.Error as exc:
                 raise RefusedFile(f"not a readable Parquet file ({_first_line(exc)})") from exc
-        reject_opts = (
-            "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
-            f"strict_mode = true, auto_detect = false, max_line_size = {MAX_LINE_BYTES}"
-        )
         if obj.kind == "csv":
             header = csv_columns_from_header(path)
             if not header:
                 return [], "csv"
-            colspec = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in header) + "}"
-            sql = (
-                f"CREATE TEMP TABLE _stage AS SELECT * FROM read_csv({lit}, header = true, columns = {colspec}, "
-                f"delim = ',', quote = '\"', escape = '\"', {reject_opts})"
-            )
+            sql = f"CREATE TEMP TABLE _stage AS SELECT * FROM {_csv_scan(path, len(header))}"
         else:
-            keys = self._stage_json_columns(lit)
+            keys = self._stage_json_columns(path)
             if keys is not None:
                 return keys, "json_columns"
             header = ["line"]
             # One record per line: a delimiter that valid JSON text never contains raw, and no quoting.
             sql = (
                 f"CREATE TEMP TABLE _stage AS SELECT * FROM read_csv({lit}, header = false, "
-                f"columns = {{'line': 'VARCHAR'}}, delim = chr(31), quote = '', escape = '', {reject_opts})"
+                f"columns = {{'line': 'VARCHAR'}}, delim = chr(31), quote = '', escape = '', {_REJECT_OPTIONS})"
             )
         try:
             con.execute(sql)
         except duckdb.Error as exc:
+            if write_failure(con, "", exc) is not None:
+                raise  # the disk is full (DuckDB's temp files): load_file says so and stops
+            problem = _unreadable(path)
+            if problem:
+                raise RefusedFile(
+                    f"cannot be read ({problem}); fix its permissions or re-deliver it"
+                ) from exc
             if obj.kind == "csv":
                 raise RefusedFile(f"not a readable CSV file ({_first_line(exc)})") from exc
             # DuckDB reads lines with its CSV machinery: say what the operator can act on.
@@ -643,7 +915,7 @@ class Loader:
         columns, mode = self._stage(obj, path)
         if not columns:  # 0-byte or header-less empty CSV: nothing to load, nothing lost
             return None
-        if mode == "csv" and obj.key.lower() not in {c.lower() for c in columns}:
+        if mode == "csv" and obj.key.lower() not in {normalized(c) for c in columns}:
             raise RefusedFile(
                 f"the header has no {obj.key!r} column (found: {', '.join(columns[:12])}); "
                 f"check the export's field list and delimiter (',')"
@@ -654,9 +926,10 @@ class Loader:
             ).fetchone()[0]
             > 0
         )
-        n_rejects = (
-            con.execute("SELECT count(DISTINCT line) FROM _rejects").fetchone()[0] if has_rejects else 0
-        )
+        n_rejects = 0
+        if has_rejects and con.execute("SELECT count(*) FROM _rejects").fetchone()[0]:
+            con.execute(f"CREATE TEMP TABLE _rejected AS {_REJECTED_RECORDS}")
+            n_rejects = con.execute("SELECT count(*) FROM _rejected").fetchone()[0]
         n_staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]
         if mode == "json_lines":
             n_lines, n_objects = con.execute(
@@ -669,44 +942,58 @@ class Loader:
                     f"not JSON lines: none of its {n_lines + n_rejects} lines is a JSON object; "
                     f"export one object per line"
                 )
-        typed_select, extra_cols, raw_expr = build_typed_select(con, obj, columns, mode)
-        con.execute(f"CREATE TEMP TABLE _typed AS {typed_select}")
-        return Prepared(extra_cols, raw_expr, mode, n_rejects, n_staged)
+        typed = build_typed_select(con, obj, columns, mode)
+        con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
+        return Prepared(typed, mode, n_rejects, n_staged)
 
     def _write(
-        self, obj: SourceObject, path: Path, rel: str, load_id: str, prep: Prepared | None
+        self,
+        obj: SourceObject,
+        path: Path,
+        rel: str,
+        load_id: str,
+        prep: Prepared | None,
+        *,
+        redelivery: bool = False,
     ) -> FileResult:
         con = self.con
         fr = FileResult(rel, obj.table, "loaded")
         if prep is None:
             fr.message = "empty file"
             return fr
-        self._add_columns(obj, prep.extra_cols)
-
-        target_cols = [c for c in raw_columns(obj) if not c.startswith("_")] + list(prep.extra_cols)
-        meta_cols = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
+        self._add_columns(obj, prep.typed)
+        target, sel = _insert_columns(obj, prep.typed)
+        table = quote_ident(obj.table)
         key = quote_ident(obj.key)
-        sel = ", ".join(quote_ident(c) for c in target_cols)
         # A version already in raw (same key, same content) is not stored twice: re-exports overlap.
         # Without a version stamp the latest batch wins, so a record that returns to an earlier content
         # (B between two A's) is a new version: skip it only if no other content lies between the two.
         batch = quote_literal(path.stem)
-        reverted = (
-            ""
-            if obj.version
-            else f"AND NOT EXISTS (SELECT 1 FROM raw.{quote_ident(obj.table)} r2 WHERE r2.{key} = t.{key} "
-            f"AND r2._record_hash <> t._record_hash "
-            f"AND r2._batch BETWEEN least(r._batch, {batch}) AND greatest(r._batch, {batch}))"
-        )
+        if not obj.version:
+            again = (
+                f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
+                f"AND r2._record_hash <> t._record_hash "
+                f"AND r2._batch BETWEEN least(r._batch, {batch}) AND greatest(r._batch, {batch}))"
+            )
+        elif redelivery:
+            # A name delivered again is a later delivery: on a version tie its content must become current,
+            # also when it returns to content an earlier delivery had (A, then B, then A again).
+            version = quote_ident(obj.version)
+            again = (
+                f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
+                f"AND r2.{version} IS NOT DISTINCT FROM t.{version} AND r2._record_hash <> t._record_hash)"
+            )
+        else:
+            again = ""
         loaded = con.execute(
-            f"INSERT INTO raw.{quote_ident(obj.table)} ({', '.join(quote_ident(c) for c in target_cols + meta_cols)}) "
+            f"INSERT INTO raw.{table} ({target}) "
             f"SELECT {sel}, t._record_hash, {quote_literal(load_id)}, current_timestamp, {quote_literal(rel)}, "
             f"{batch}, t._row_number FROM _typed t "
             f"WHERE len(t._errors) = 0 AND t._first_of_dupes "
-            f"AND NOT EXISTS (SELECT 1 FROM raw.{quote_ident(obj.table)} r "
+            f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r "
             # No ORDER BY: every reader orders by _batch/_row_number itself, and sorting each file's
             # rows before the insert cost 40-60 % of the insert (76k events: 1.1-1.5 s vs 0.5-0.7 s).
-            f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash {reverted})"
+            f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash {again})"
         ).fetchone()[0]
         n_rows, n_bad = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed"
@@ -716,17 +1003,15 @@ class Loader:
                 f"INSERT INTO audit.quarantine SELECT {quote_literal(load_id)}, "
                 f"{_sql_values([obj.source, obj.name, obj.table, rel])}, t._row_number, "
                 f"CAST(t.{key} AS VARCHAR), t._errors[1].code, "
-                f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {prep.raw_expr}, current_timestamp "
-                f"FROM _typed t JOIN (SELECT rowid + 1 AS _rn, * FROM _stage) s ON s._rn = t._row_number "
-                f"WHERE len(t._errors) > 0 ORDER BY t._row_number"
+                f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {prep.typed.raw_expr}, "
+                f"current_timestamp FROM _typed t JOIN (SELECT rowid + 1 AS _rn, * FROM _stage) s "
+                f"ON s._rn = t._row_number WHERE len(t._errors) > 0 ORDER BY t._row_number"
             )
         if prep.n_rejects:
             con.execute(
                 f"INSERT INTO audit.quarantine SELECT {_sql_values([load_id, obj.source, obj.name, obj.table, rel])}, "
-                "NULL, NULL, 'unparseable_row', "
-                "'line ' || line || ': ' || first(error_message ORDER BY column_idx), "
-                "trim(first(csv_line ORDER BY column_idx), chr(10) || chr(13)), current_timestamp "
-                "FROM _rejects GROUP BY line ORDER BY line"
+                "NULL, NULL, 'unparseable_row', 'line ' || line || ': ' || message, raw, current_timestamp "
+                "FROM _rejected ORDER BY line"
             )
         fr.rows_in = n_rows + prep.n_rejects
         fr.rows_loaded = loaded
@@ -736,6 +1021,82 @@ class Loader:
         if prep.n_staged == 0 and prep.n_rejects == 0:
             fr.message = "no records (header only)" if prep.mode == "csv" else "no records"
         return fr
+
+
+_REJECT_OPTIONS = (
+    "store_rejects = true, rejects_table = '_rejects', rejects_scan = '_rejects_scan', "
+    f"strict_mode = true, auto_detect = false, max_line_size = {MAX_LINE_BYTES}, {READER_OPTIONS}"
+)
+
+# One row per record DuckDB's CSV reader rejected: (line, message, raw text). A quote left open swallows the
+# records after it up to the next quote (DuckDB reports them as one rejected "line"): each physical line it
+# swallowed is counted and quarantined as the record it was meant to be.
+_REJECTED_RECORDS = """
+WITH r AS (
+  SELECT line, first(error_type ORDER BY column_idx) AS kind, first(error_message ORDER BY column_idx) AS message,
+         first(csv_line ORDER BY column_idx) AS csv_line
+  FROM _rejects GROUP BY line
+), parts AS (
+  SELECT line, message, CASE WHEN kind = 'UNQUOTED VALUE' AND contains(csv_line, chr(10))
+    THEN string_split(rtrim(csv_line, chr(10) || chr(13)), chr(10)) ELSE [trim(csv_line, chr(10) || chr(13))] END AS p
+  FROM r
+)
+SELECT line + g.i - 1 AS line,
+  CASE WHEN g.i = 1 THEN message ELSE 'swallowed by the quote left open on line ' || line END AS message,
+  rtrim(p[g.i], chr(13)) AS raw
+FROM parts, unnest(range(1, len(p) + 1)) AS g(i)
+"""
+
+
+def _csv_scan(path: Path, n_columns: int) -> str:
+    """read_csv of one delivered CSV file, its columns staged as staged_name(i), rejects kept."""
+    colspec = "{" + ", ".join(f"{quote_literal(staged_name(i))}: 'VARCHAR'" for i in range(n_columns)) + "}"
+    return (
+        f"read_csv({reader_path(path)}, header = true, columns = {colspec}, delim = ',', quote = '\"', "
+        f"escape = '\"', {_REJECT_OPTIONS})"
+    )
+
+
+def _json_columns_scan(paths: list[Path], keys: list[str], filename: str | None = None) -> str:
+    """SELECT of JSON lines files as one JSON column per key, staged as staged_name(i) (plus the file name)."""
+    lst = "[" + ", ".join(reader_path(p) for p in paths) + "]"
+    colspec = "{" + ", ".join(f"{quote_literal(k)}: 'JSON'" for k in keys) + "}"
+    cols = ", ".join(f"{quote_ident(k)} AS {quote_ident(staged_name(i))}" for i, k in enumerate(keys))
+    opts = f", filename = {quote_literal(filename)}" if filename else ""
+    return (
+        f"SELECT {cols}{', ' + filename if filename else ''} FROM read_json({lst}, format = 'newline_delimited', "
+        f"columns = {colspec}, maximum_object_size = {MAX_LINE_BYTES}, {READER_OPTIONS}{opts})"
+    )
+
+
+def _insert_columns(obj: SourceObject, typed: Typed) -> tuple[str, str]:
+    """(raw column list, SELECT list over `_typed t`) of an insert, up to the load metadata columns."""
+    fields = [c for c in raw_columns(obj) if not c.startswith("_")]
+    meta = ["_record_hash", "_load_id", "_loaded_at", "_source_file", "_batch", "_row_number"]
+    target = ", ".join(quote_ident(c) for c in fields + [e.name for e in typed.extras] + meta)
+    sel = ", ".join(
+        [f"t.{quote_ident(c)}" for c in fields] + [f"t.{quote_ident(e.internal)}" for e in typed.extras]
+    )
+    return target, sel
+
+
+def _names_file(exc: BaseException, path: Path) -> bool:
+    """Is the error the operating system's about reading this landing file (not about the warehouse)?"""
+    return (
+        isinstance(exc, OSError)
+        and exc.filename is not None
+        and os.path.abspath(exc.filename) == os.path.abspath(path)
+    )
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the file cannot be opened and read now (it vanished, its permissions changed), else None."""
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return _os_reason(exc)
+    return None
 
 
 class _GroupFallback(Exception):
@@ -761,6 +1122,7 @@ class LandingReport:
             "files_loaded": sum(f.status == "loaded" for f in fs),
             "files_refused": sum(f.status == "refused" for f in fs),
             "files_duplicate": sum(f.status == "duplicate_file" for f in fs),
+            "files_ignored": sum(f.status == "ignored" for f in fs),
             "rows_loaded": sum(f.rows_loaded for f in fs),
             "rows_quarantined": sum(f.rows_quarantined for f in fs),
         }

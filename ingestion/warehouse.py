@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from pathlib import Path
 
@@ -56,6 +58,24 @@ def write_failure(
     )
 
 
+# Characters DuckDB's file readers take as a glob pattern (`**` included): a file name holding them would
+# read other files, or none. `{ } ,` are not patterns in DuckDB 1.5 (checked against its reader).
+_GLOB_CHARS = re.compile(r"[*?\[]")
+# Options every DuckDB file reader gets: a `key=value` folder in the landing zone's path (e.g. /data/env=prod/)
+# must not become a column (DuckDB detects Hive partitions in any path by default).
+READER_OPTIONS = "hive_partitioning = false"
+
+
+def reader_path(path: Path | str) -> str:
+    """A file path as the SQL literal a DuckDB reader (read_csv, read_json, read_parquet) takes as that one
+    file, whatever its name holds: absolute (DuckDB resolves relative paths and `~` itself) and with glob
+    characters escaped as one-character classes (`X[1].csv` -> `X[[]1].csv`), which DuckDB matches literally."""
+    text = os.path.abspath(path)
+    if _GLOB_CHARS.search(text):
+        text = glob.escape(text)
+    return quote_literal(text)
+
+
 def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB; names from data files are never trusted to be plain."""
     return '"' + name.replace('"', '""') + '"'
@@ -63,6 +83,48 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_warehouse_path(path: Path | str) -> None:
+    """Raise WarehouseError unless `path` is a DuckDB file or a place where one can be created.
+
+    Only looks: nothing is created, opened for writing or changed. DuckDB handed another kind of file
+    either fails deep inside a step or, for SQLite, tries to download its sqlite extension to attach it."""
+    path = Path(path)
+    fix = (
+        "Point SALESDW_WAREHOUSE at a salesdw DuckDB file, or at a new file path (e.g. data/warehouse.duckdb), "
+        "which is created on the first run"
+    )
+    if path.is_dir():
+        raise WarehouseError(f"SALESDW_WAREHOUSE {path} is a folder, not a DuckDB file. {fix}.")
+    if path.exists() or path.is_symlink():
+        if not path.is_file():
+            raise WarehouseError(
+                f"SALESDW_WAREHOUSE {path} is not a regular file (a link to nothing, a device?). {fix}."
+            )
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise WarehouseError(f"SALESDW_WAREHOUSE {path} cannot be read ({exc.strerror}). {fix}.") from exc
+        if head[8:12] != b"DUCK":
+            kind = (
+                "an empty file"
+                if not head
+                else "a SQLite database"
+                if head.startswith(_SQLITE_MAGIC)
+                else "not a DuckDB database file"
+            )
+            raise WarehouseError(f"SALESDW_WAREHOUSE {path} is {kind}; salesdw leaves it untouched. {fix}.")
+        return
+    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+    if parent is not None and not parent.is_dir():
+        raise WarehouseError(
+            f"SALESDW_WAREHOUSE {path} cannot be created: {parent} is a file, not a folder. {fix}."
+        )
 
 
 def connect(
@@ -74,6 +136,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, turning DuckDB's lock error into one that tells the operator what to do."""
     path = Path(path)
+    check_warehouse_path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     config: dict[str, str] = {}
@@ -110,18 +173,45 @@ def raw_columns(obj: SourceObject) -> dict[str, str]:
     return cols
 
 
-def current_view_sql(obj: SourceObject) -> str:
-    """Latest version per key: later version stamp, then later batch, then later row wins."""
+def version_order(obj: SourceObject) -> list[str]:
+    """Which of two versions of one record is the later, as ORDER BY terms (first = latest), by precedence:
+
+    1. a billing deletion (Stripe never restores a deleted object, and its stub carries no stamp),
+    2. the later version stamp (SystemModstamp / updated / updated_at),
+    3. the later batch (file name),
+    4. the later delivery: a file re-delivered under a name loaded before is later than that load,
+    5. the later row in the file.
+    """
     order = []
+    if obj.deletes_are_final:
+        order.append(f"coalesce({quote_ident(obj.deleted)}, false) DESC")
     if obj.version:
         order.append(f"{quote_ident(obj.version)} DESC NULLS LAST")
-    order += ["_batch DESC", "_row_number DESC"]
+    return order + ["_batch DESC", "_loaded_at DESC", "_row_number DESC"]
+
+
+def current_view_sql(obj: SourceObject) -> str:
+    """Latest version per key (version_order)."""
     return (
         f"CREATE OR REPLACE VIEW raw.{quote_ident(obj.table + '__current')} AS "
         f"SELECT * FROM raw.{quote_ident(obj.table)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(obj.key)} ORDER BY {', '.join(order)}) = 1"
+        f"QUALIFY row_number() OVER (PARTITION BY {quote_ident(obj.key)} ORDER BY {', '.join(version_order(obj))}) = 1"
     )
 
+
+# Why a row is in audit.quarantine (its first reason, when it has several). docs/loading.md explains each.
+QUARANTINE_REASONS = (
+    "unparseable_row",  # not a CSV record / not a JSON object, or swallowed by an unterminated quote
+    "wrong_type",  # a value that does not read as its field's type (impossible offsets included)
+    "missing_required",  # a field the marts need is empty or absent
+    "duplicate_conflict",  # one key and version twice in a file with different content
+    "duplicate_key",  # a JSON object naming one field twice ("total" twice, or "total" and " total")
+    "incomplete_list",  # a nested Stripe list with has_more: true (the file cannot complete it)
+)
+
+# Names the raw tables use themselves: a delivered column named like one (case-insensitively) is stored as
+# `<name>__2` (validation._unique_name), its values kept. `rowid` is DuckDB's row-id pseudo-column.
+RAW_RESERVED = frozenset({"_record_hash", *META_COLUMNS, "rowid"})
 
 AUDIT_DDL = [
     "CREATE SCHEMA IF NOT EXISTS raw",
@@ -135,7 +225,7 @@ AUDIT_DDL = [
         file VARCHAR,
         file_sha256 VARCHAR,
         file_bytes BIGINT,
-        status VARCHAR,            -- loaded | refused | duplicate_file
+        status VARCHAR,            -- loaded | refused | duplicate_file | ignored (docs/loading.md)
         rows_in BIGINT,
         rows_loaded BIGINT,
         rows_quarantined BIGINT,
@@ -152,7 +242,7 @@ AUDIT_DDL = [
         file VARCHAR,
         row_number BIGINT,
         record_id VARCHAR,
-        reason_code VARCHAR,       -- unparseable_row | wrong_type | missing_required | duplicate_conflict
+        reason_code VARCHAR,       -- QUARANTINE_REASONS
         reason VARCHAR,
         raw_record VARCHAR,
         quarantined_at TIMESTAMPTZ
@@ -161,15 +251,29 @@ AUDIT_DDL = [
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection, objects: tuple[SourceObject, ...] = OBJECTS) -> None:
-    """Create the audit tables and an (empty) raw table and current view for every contract object.
+    """Create the audit tables and an (empty) raw table and current view for every contract object, and add
+    the columns a contract field added since a table was created needs (as NULL for the rows before).
 
     Tables exist even for objects that were never delivered, so models downstream always compile.
     """
     for stmt in AUDIT_DDL:
         con.execute(stmt)
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND database_name = current_database()"
+    ).fetchall():
+        have.setdefault(table, set()).add(column.lower())
     for obj in objects:
-        cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in raw_columns(obj).items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(obj.table)} ({cols})")
+        cols = raw_columns(obj)
+        if obj.table in have:
+            for name, typ in cols.items():
+                if name.lower() not in have[obj.table]:
+                    con.execute(
+                        f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}"
+                    )
+        else:
+            spec = ", ".join(f"{quote_ident(n)} {t}" for n, t in cols.items())
+            con.execute(f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(obj.table)} ({spec})")
         con.execute(current_view_sql(obj))
 
 

@@ -19,10 +19,29 @@ _QUIET_EVENTS = {
 
 
 def failure_message(event) -> str:
-    """One line from a STEP_FAILURE event: the error's message, whitespace folded, capped."""
+    """One line from a STEP_FAILURE event: the cause's message (below Dagster's own wrapper, "Error occurred
+    while executing op ..."), without its class name when it is one of ours, whitespace folded, capped."""
     data = event.event_specific_data
     err = data.error if data else None
-    return " ".join(err.message.split())[:300] if err else "unknown error"
+    if err is None:
+        return "unknown error"
+    while err.cause is not None and err.cls_name and err.cls_name.startswith("Dagster"):
+        err = err.cause
+    text = err.message
+    prefix = f"{err.cls_name}: "  # Dagster writes "module.Class: message"
+    if err.cls_name in _OWN_ERRORS and prefix in text.split("\n", 1)[0]:
+        text = text.split(prefix, 1)[1]
+    return " ".join(text.split())[:500]
+
+
+# Errors whose message is written for the operator (names the file or path, the cause and the fix).
+_OWN_ERRORS = {
+    "WarehouseError",
+    "WarehouseLockedError",
+    "WarehouseWriteError",
+    "LandingError",
+    "ConnectorError",
+}
 
 
 class ProgressHandler(logging.Handler):

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from ingestion.loader import check_landing
 from ingestion.publish import published_info
 from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
 from ingestion.targets import postgres as pg
-from ingestion.warehouse import WarehouseLockedError, connect
+from ingestion.warehouse import WarehouseLockedError, check_warehouse_path, connect
 
 
 def landing_is_empty(landing: Path) -> bool:
@@ -112,6 +113,7 @@ class RunSummary:
         default_factory=list
     )  # table, current, loaded, quarantined
     refused: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # landing-zone entries not loaded, with the reason
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     checks_warned: list[str] = field(default_factory=list)
@@ -154,6 +156,11 @@ class RunSummary:
         if self.refused:
             lines.append(f"refused files ({len(self.refused)}): fix and re-deliver them under a new name")
             lines += [f"  {m}" for m in self.refused]
+        if self.ignored:
+            lines.append(
+                f"ignored in the landing zone ({len(self.ignored)}): not loaded; move or rename what should load"
+            )
+            lines += [f"  {m}" for m in self.ignored]
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
         serving = self.postgres_serving or settings.marts
@@ -234,6 +241,11 @@ def _current_rows_counted(result) -> dict[str, int]:
 
 def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     settings = settings or Settings.from_env()
+    # A warehouse path that is not a DuckDB file, or a missing landing zone nobody fills with demo data,
+    # stop here, before any step runs (check_* raise with the path, the cause and what to do).
+    check_warehouse_path(settings.warehouse)
+    if settings.demo == "0" or settings.landing_dir.exists():
+        check_landing(settings.landing_dir)
     # Assets and resources read their configuration from the environment; make ours the one they see.
     os.environ["SALESDW_LANDING_DIR"] = str(settings.landing_dir)
     os.environ["SALESDW_WAREHOUSE"] = str(settings.warehouse)
@@ -316,11 +328,10 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
                 cur = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
             loaded, quar = per_run.get(obj.table, (0, 0))
             summary.tables.append((f"raw.{obj.table}", cur, int(loaded or 0), int(quar or 0)))
-        summary.refused = [
-            r[0]
-            for r in con.execute(
-                "SELECT message FROM audit.load_log WHERE run_id = ? AND status = 'refused' ORDER BY file",
-                [result.run_id],
-            ).fetchall()
-        ]
+        for status, message in con.execute(
+            "SELECT status, message FROM audit.load_log WHERE run_id = ? AND status IN ('refused', 'ignored') "
+            "ORDER BY file",
+            [result.run_id],
+        ).fetchall():
+            (summary.refused if status == "refused" else summary.ignored).append(message)
     return summary

@@ -272,12 +272,15 @@ def _copy(duck, cur, qualified: str, columns: list[str], where: str, workdir: Pa
 
 
 def current_view_sql(obj: SourceObject, columns: Iterable[str]) -> str:
-    """Postgres twin of ingestion.warehouse.current_view_sql: the latest version per key."""
+    """Postgres twin of ingestion.warehouse.current_view_sql: the latest version per key, by the same
+    precedence (ingestion.warehouse.version_order)."""
     order = []
+    if obj.deletes_are_final:
+        order.append(f"coalesce({ident(pg_name(obj.deleted))}, false) DESC")
     if obj.version:
         order.append(f"{ident(pg_name(obj.version))} DESC NULLS LAST")
     # "C" collation: batch names compare byte for byte, as in DuckDB, whatever the database's locale.
-    order += ['_batch COLLATE "C" DESC', "_row_number DESC"]
+    order += ['_batch COLLATE "C" DESC', "_loaded_at DESC", "_row_number DESC"]
     cols = ", ".join(ident(pg_name(c)) for c in columns)
     return (
         f"CREATE OR REPLACE VIEW raw.{ident(obj.table + '__current')} AS SELECT {cols} FROM ("

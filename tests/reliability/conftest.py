@@ -55,6 +55,20 @@ def pipeline_reference(pipeline_landing, tmp_path_factory) -> dict:
     }
 
 
+CLASS_TITLES = {
+    "names": "1 file names are data",
+    "incomplete_lists": "2 incomplete nested lists",
+    "redelivery": "3 a name delivered again",
+    "internal_names": "4 columns named like the loader's",
+    "odd_entries": "5 one odd entry never stops the load",
+    "skipped_silently": "6 nothing skipped silently",
+    "values": "7 values read as the standard says",
+    "warehouse_path": "8 a bad warehouse path",
+    "deleted_stubs": "9 Stripe deletion stubs",
+}
+CLASS_ORDER = list(CLASS_TITLES)
+
+
 def record(**counts: int) -> None:
     FIGURES.update(counts)
 
@@ -89,5 +103,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         shown = [f"{k.split('_', 1)[1]}={FIGURES[k]}" for k in keys if k in FIGURES]
         if shown:
             tr.write_line(f"{title:<20} " + "  ".join(shown))
+    # test_landing_classes.py: one line per class of odd landing-zone input (docs/reliability.md)
+    classes = sorted({k.split(":")[1] for k in FIGURES if k.startswith("class:")}, key=CLASS_ORDER.index)
+    if classes:
+        tr.write_line("landing-zone classes (cases held / files and entries checked / records counted)")
+    for c in classes:
+        f = {k.split(":")[2]: v for k, v in FIGURES.items() if k.startswith(f"class:{c}:")}
+        tr.write_line(
+            f"  {CLASS_TITLES[c]:<40} cases={f.get('cases', 0)}  files={f.get('files', 0)}"
+            + (f"  entries={f['entries']}" if f.get("entries") else "")
+            + f"  records={f.get('rows_in', 0)}"
+        )
     for note in NOTES:
         tr.write_line(f"  {note}")

@@ -47,14 +47,18 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
             replicated = _replicate(context, con, obj)
         for fr in result.refused:
             context.log.error(f"refused {fr.message}")
+        for fr in result.ignored:
+            context.log.warning(f"ignored {fr.message}")
         return dg.MaterializeResult(
             metadata={
                 "files_loaded": len(result.new_files),
                 "files_refused": len(result.refused),
+                "entries_ignored": len(result.ignored),
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
                 "current_rows": total_rows,
                 "refused": dg.MetadataValue.md("\n".join(f"- {f.message}" for f in result.refused) or "none"),
+                "ignored": dg.MetadataValue.md("\n".join(f"- {f.message}" for f in result.ignored) or "none"),
                 **replicated,
             }
         )

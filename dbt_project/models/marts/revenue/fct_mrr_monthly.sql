@@ -2,8 +2,8 @@
 -- movement from the previous month. previous_mrr is last month's MRR restated at this month's rates, so a
 -- movement is a change in what the customer pays, never an exchange-rate move. Months where the customer had
 -- no MRR in either month are left out.
--- A Stripe customer deleted after churning keeps its MRR history (deleting the customer object does not undo
--- revenue, and dropping it would flatter churn and retention); it just has no account_id.
+-- A customer missing from the billing customers keeps its MRR history; it just has no account_id. A customer
+-- Stripe deleted takes its subscriptions, and so its MRR, out of staging (stg_billing__subscriptions).
 -- Partitioned by month in Dagster: a run for a partition or a backfill range rebuilds only the months of that
 -- window (see macros/partition_window.sql). Movements and had_mrr_before are computed over the customer's whole
 -- history first and filtered after, so a month rebuilt alone equals the same month of a full rebuild.

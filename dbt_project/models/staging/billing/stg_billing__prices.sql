@@ -15,6 +15,7 @@ renamed as (
         coalesce(cast(active as boolean), false) as is_active,
         {{ to_utc('created') }} as created_at
     from source
+    where not coalesce(deleted, false)
 )
 
 select * from renamed

@@ -10,6 +10,7 @@ renamed as (
         {{ to_utc('created') }} as created_at,
         {{ to_utc('updated') }} as updated_at
     from source
+    where not coalesce(deleted, false)
 )
 
 select * from renamed

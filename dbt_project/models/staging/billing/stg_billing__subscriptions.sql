@@ -2,6 +2,13 @@ with source as (
     select * from {{ source('billing', 'subscription') }}
 ),
 
+-- Deleting a Stripe customer cancels its subscriptions at once, and all a file drop or a pull receives is
+-- the customer's deletion stub: the subscriptions of a deleted customer leave with it.
+deleted_customers as (
+    select id from {{ source('billing', 'customer') }}
+    where coalesce(deleted, false)
+),
+
 renamed as (
     select
         cast(id as varchar) as subscription_id,
@@ -28,6 +35,10 @@ renamed as (
         nullif(trim({{ json_text('metadata', '$.salesforce_opportunity_id') }}), '') as crm_opportunity_id,
         metadata
     from source
+    where not exists (
+        select 1 from deleted_customers
+        where deleted_customers.id = source.customer
+    )
 )
 
 select * from renamed

@@ -36,7 +36,7 @@ lint: setup ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if ls dbt_project/models/*/*.sql >/dev/null 2>&1 || ls dbt_project/models/*/*/*.sql >/dev/null 2>&1; then \
-		cd dbt_project && $(BIN)/sqlfluff lint models; fi
+		cd dbt_project && SALESDW_WAREHOUSE=$${SALESDW_WAREHOUSE:-$(abspath data/warehouse.duckdb)} $(BIN)/sqlfluff lint models; fi
 
 format: setup
 	$(BIN)/ruff format .

@@ -140,10 +140,13 @@ def test_closed_business_by_rep_and_quarter_equals_raw(metrics_client, raw):
             sum(CASE WHEN won THEN amount_usd ELSE 0 END) AS bookings,
             count(*) FILTER (WHERE won) AS won_count,
             count(*) FILTER (WHERE closed AND NOT won) AS lost_count
-        FROM ({RAW_OPPORTUNITIES}) GROUP BY ALL
+        FROM ({RAW_OPPORTUNITIES}) WHERE closed GROUP BY ALL
         """,
     )
     assert sum(e["won_count"] for e in expected) > 100
+    # a row per rep and quarter with a closed deal, and no other: an open deal's planned close quarter is no
+    # period with zero bookings
+    assert set(got) == {(e["rep"], e["q"]) for e in expected}
     for e in expected:
         m = got[(e["rep"], e["q"])]
         for k in ("bookings", "won_count", "lost_count"):
@@ -430,3 +433,24 @@ def _as_datetime(d):
     from datetime import datetime
 
     return datetime(d.year, d.month, d.day)
+
+
+def test_every_metric_stays_inside_the_data(metrics_client, bi_warehouse):
+    """No metric, by any time grain, has a row without a period or a period before the data or after the as-of
+    date (an open deal's planned close quarter is not a quarter with zero bookings)."""
+    from tests.bi.inside_data import periods_outside_data
+
+    assert periods_outside_data(metrics_client, bi_warehouse[1]) == []
+
+
+def test_periods_after_the_as_of_date_only_when_asked(metrics_client):
+    """Queries stop at the marts' as-of date (set with SALESDW_AS_OF_DATE, the marts can describe an earlier day
+    than the latest data); after_as_of lifts the bound."""
+    from bi.metrics import MetricQuery
+
+    as_of = metrics_client.as_of.isoformat()
+    bounded = metrics_client.query(MetricQuery(("bookings",), ("fiscal_quarter",)))
+    unbounded = metrics_client.query(MetricQuery(("bookings",), ("fiscal_quarter",), after_as_of=True))
+    assert f"<= '{as_of}'" in bounded.sql and f"'{as_of}'" not in unbounded.sql
+    # on the demo data the as-of date is the latest data date: nothing closed after it
+    assert bounded.rows == unbounded.rows

@@ -143,6 +143,13 @@ class MetricsClient:
         self.metric_names = sorted(m.name for m in manifest.metrics)
 
     def close(self) -> None:
+        """Release the serving file: dbt keeps one adapter and one DuckDB instance per process, which would
+        otherwise go on reading the file as it was, even after a new publish replaced it."""
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+        from dbt.adapters.factory import reset_adapters
+
+        reset_adapters()
+        DuckDBConnectionManager.close_all_connections()
         self._work.cleanup()
 
     def __enter__(self) -> MetricsClient:

@@ -114,7 +114,11 @@ def judge(
         findings=findings,
         checks_passed=_checks_passed(suites, dbt),
         checks_skipped=len(skipped),
-        skipped_reasons=sorted({_reason_words(x["reason"]) for x in skipped}),
+        skipped_reasons=[
+            f"{label} is not in use"
+            for label in SOURCE_LABELS.values()
+            if any(label in x["reason"] for x in skipped)
+        ],
     )
     verdict.headline = headline(verdict, published, run_id, published_checked)
     return verdict
@@ -179,57 +183,38 @@ def _source_findings(sources: list[dict[str, Any]], now: datetime) -> list[Findi
     for src in sources:
         if not src["in_use"]:
             continue
-        label, key = src["label"], src["source"]
-        if src["refused_files"]:
-            n = len(src["refused_files"])
-            out.append(
-                Finding(
-                    WARNING,
-                    label,
-                    f"{n} delivered file{'s' if n > 1 else ''} could not be read and {'were' if n > 1 else 'was'} "
-                    f"refused; {'their' if n > 1 else 'its'} records are missing until the file is delivered again.",
-                    f"load {key}: refused files",
-                    n,
-                    source=key,
-                )
+
+        key = src["source"]
+
+        def warn(text: str, check: str, n: int | None = None, src: dict[str, Any] = src) -> None:
+            out.append(Finding(WARNING, src["label"], text, check, n, source=src["source"]))
+
+        if n := len(src["refused_files"]):
+            warn(
+                f"{n} delivered file{'s' if n > 1 else ''} could not be read and {'were' if n > 1 else 'was'} "
+                f"refused; {'their' if n > 1 else 'its'} records are missing until the file is delivered again.",
+                f"load {key}: refused files",
+                n,
             )
-        if src["ignored_files"]:
-            n = len(src["ignored_files"])
-            out.append(
-                Finding(
-                    WARNING,
-                    label,
-                    f"{n} entr{'ies' if n > 1 else 'y'} in the landing zone {'were' if n > 1 else 'was'} not loaded "
-                    "(not a file of the source contract); the list below says why.",
-                    f"load {key}: ignored entries",
-                    n,
-                    source=key,
-                )
+        if n := len(src["ignored_files"]):
+            warn(
+                f"{n} entr{'ies' if n > 1 else 'y'} in the landing zone {'were' if n > 1 else 'was'} not loaded "
+                "(not a file of the source contract); the list below says why.",
+                f"load {key}: ignored landing-zone entries",
+                n,
             )
-        if src["rows_quarantined_run"]:
-            n = src["rows_quarantined_run"]
-            out.append(
-                Finding(
-                    WARNING,
-                    label,
-                    f"{n:,} record{'s' if n > 1 else ''} set aside in this run (quarantine): missing from the "
-                    "numbers until corrected at the source.",
-                    f"load {key}: quarantined rows",
-                    n,
-                    source=key,
-                )
+        if n := src["rows_quarantined_run"]:
+            warn(
+                f"{n:,} record{'s' if n > 1 else ''} set aside in this run (quarantine): missing from the "
+                "numbers until corrected at the source.",
+                f"load {key}: quarantined rows",
+                n,
             )
-        stale = stale_hours(src.get("last_delivery"), now)
-        if stale is not None:
-            out.append(
-                Finding(
-                    WARNING,
-                    label,
-                    f"Nothing new delivered for {_duration(stale)} (last delivery {fmt_time(src['last_delivery'])}): "
-                    "today's numbers may miss recent changes in this source.",
-                    f"freshness {key}: delivered within {STALE_AFTER_HOURS} hours",
-                    source=key,
-                )
+        if (stale := stale_hours(src.get("last_delivery"), now)) is not None:
+            warn(
+                f"Nothing new delivered for {_duration(stale)} (last delivery {fmt_time(src['last_delivery'])}): "
+                "today's numbers may miss recent changes in this source.",
+                f"freshness {key}: a delivery within {STALE_AFTER_HOURS} hours",
             )
     return out
 
@@ -253,11 +238,6 @@ def _checks_passed(suites: list[dict[str, Any]], dbt: dict[str, Any] | None) -> 
             1 for m in dbt["models"].values() if m["contract_enforced"] and m["status"] == "success"
         )
     return passed
-
-
-def _reason_words(reason: str) -> str:
-    """`skipped: Billing (Stripe) is not in use (nothing …)` -> `Billing (Stripe) is not in use`."""
-    return reason.removeprefix("skipped: ").rsplit(" (", 1)[0]
 
 
 # --------------------------------------------------------------------------- words

@@ -168,15 +168,7 @@ def validate(
         error = f"{type(exc).__name__}: {exc}"
 
     results = [
-        ExpectationResult(
-            name=name,
-            type=e.expectation_type,
-            column=getattr(e, "column", None),
-            severity=severity_of(e),
-            description=(e.meta or {}).get("description") or e.description or "",
-            success=True,
-            skipped=skipped[name],
-        )
+        _blank_result(name, e, success=True, skipped=skipped[name])
         if name in skipped
         else _result(name, e, ge_results.get(name), sample_size, error)
         for name, e in by_name.items()
@@ -311,6 +303,18 @@ def _dispose(datasource: Any) -> None:
             pass
 
 
+def _blank_result(name: str, expectation: Expectation, **outcome: Any) -> ExpectationResult:
+    """An expectation's result before GE's answer is read in: who it is, and ``outcome``."""
+    return ExpectationResult(
+        name=name,
+        type=expectation.expectation_type,
+        column=getattr(expectation, "column", None),
+        severity=severity_of(expectation),
+        description=(expectation.meta or {}).get("description") or expectation.description or "",
+        **outcome,
+    )
+
+
 def _result(
     name: str,
     expectation: Expectation,
@@ -318,14 +322,7 @@ def _result(
     sample_size: int,
     batch_error: str | None,
 ) -> ExpectationResult:
-    out = ExpectationResult(
-        name=name,
-        type=expectation.expectation_type,
-        column=getattr(expectation, "column", None),
-        severity=severity_of(expectation),
-        description=(expectation.meta or {}).get("description") or expectation.description or "",
-        success=False,
-    )
+    out = _blank_result(name, expectation, success=False)
     if ge is None:
         out.exception = batch_error or "Great Expectations returned no result for this expectation"
         return out

@@ -1,8 +1,7 @@
 """`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end.
 
 Both warehouse targets run the same job (`full_pipeline`); with SALESDW_TARGET=postgres its steps replicate
-raw into Postgres, build and gate the models there and publish to the serving database (README "Postgres
-target").
+raw into Postgres, build and gate the models there and publish to the serving database (docs/targets.md).
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ def data_bounds(marts: Path) -> dict[str, tuple]:
         first = min(d for d in firsts if d is not None)
         first = first.date() if hasattr(first, "date") else first
         as_of = con.execute("SELECT date_day FROM marts.dim_date WHERE is_as_of_date").fetchone()[0]
-        labels = dict(con.execute("SELECT date_day, fiscal_quarter FROM marts.dim_date").fetchall())
-        years = dict(con.execute("SELECT date_day, fiscal_year FROM marts.dim_date").fetchall())
+        # the fiscal calendar of every day a metric can be grouped by (dim_date's days and more)
+        labels = dict(con.execute("SELECT date_day, fiscal_quarter FROM marts.time_spine_daily").fetchall())
+        years = dict(con.execute("SELECT date_day, fiscal_year FROM marts.time_spine_daily").fetchall())
     finally:
         con.close()
     return {
@@ -47,14 +48,16 @@ def data_bounds(marts: Path) -> dict[str, tuple]:
     }
 
 
-def periods_outside_data(client, marts: Path, metrics: list[str] | None = None) -> list[str]:
+def periods_outside_data(
+    client, marts: Path, metrics: list[str] | None = None, grains: tuple[str, ...] = GRAINS
+) -> list[str]:
     """Rows with an empty time group or a period outside the data, for every metric and grain: [] is right."""
     from bi.metrics import MetricQuery
 
     bounds = data_bounds(marts)
     problems = []
     for metric in metrics or client.metric_names:
-        for grain in GRAINS:
+        for grain in grains:
             result = client.query(MetricQuery((metric,), (grain,)))
             low, high = bounds[grain]
             for row in result.rows:

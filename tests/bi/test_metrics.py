@@ -454,3 +454,27 @@ def test_periods_after_the_as_of_date_only_when_asked(metrics_client):
     assert f"<= '{as_of}'" in bounded.sql and f"'{as_of}'" not in unbounded.sql
     # on the demo data the as-of date is the latest data date: nothing closed after it
     assert bounded.rows == unbounded.rows
+
+
+def test_a_new_client_reads_the_file_as_published_now(bi_warehouse, tmp_path):
+    """dbt keeps one adapter and DuckDB instance per process: a client opened after a publish replaced the file must
+    read the new file, not the one an earlier client of the same path attached."""
+    import shutil
+
+    from bi.metrics import MetricsClient
+
+    serving = tmp_path / "salesdw_marts.duckdb"
+    shutil.copy(bi_warehouse[1], serving)
+    with MetricsClient(serving) as client:
+        before = client.query("opportunities_created").rows[0][0]
+    replaced = tmp_path / "next.duckdb"
+    shutil.copy(bi_warehouse[1], replaced)
+    con = duckdb.connect(str(replaced))
+    con.execute(
+        "DELETE FROM marts.fct_opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM marts.fct_opportunities LIMIT 7)"
+    )
+    con.close()
+    replaced.replace(serving)  # as publish does: a new file renamed over the old one
+    with MetricsClient(serving) as client:
+        after = client.query("opportunities_created").rows[0][0]
+    assert before > 7 and after == before - 7

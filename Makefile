@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 export DAGSTER_HOME ?= $(abspath data/dagster)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test lint format dev docs bench demo report report-screenshot ui-screenshot clean metrics dashboard dashboard-screenshot
+.PHONY: setup run test lint format dev docs docs-generate docs-images bench demo report report-screenshot ui-screenshot clean metrics dashboard dashboard-screenshot
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -36,7 +36,7 @@ lint: setup ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if ls dbt_project/models/*/*.sql >/dev/null 2>&1 || ls dbt_project/models/*/*/*.sql >/dev/null 2>&1; then \
-		cd dbt_project && $(BIN)/sqlfluff lint models; fi
+		cd dbt_project && SALESDW_WAREHOUSE=$${SALESDW_WAREHOUSE:-$(abspath data/warehouse.duckdb)} $(BIN)/sqlfluff lint models; fi
 
 format: setup
 	$(BIN)/ruff format .
@@ -45,10 +45,14 @@ format: setup
 dev: setup ## Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-docs: setup ## dbt docs (lineage from sources to marts, every column described) on http://127.0.0.1:8080
-	@test -f data/warehouse.duckdb || $(MAKE) run
-	cd dbt_project && SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --profiles-dir . \
-		&& SALESDW_WAREHOUSE=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
+WAREHOUSE := $(or $(SALESDW_WAREHOUSE),$(abspath data/warehouse.duckdb))
+
+docs-generate: setup ## dbt docs' pages and catalog (dbt_project/target) from the warehouse; `make docs` serves them
+	@test -f $(WAREHOUSE) || $(MAKE) run
+	cd dbt_project && SALESDW_WAREHOUSE=$(WAREHOUSE) $(BIN)/dbt docs generate --profiles-dir .
+
+docs: docs-generate ## dbt docs (lineage from sources to marts, every column described) on http://127.0.0.1:8080
+	cd dbt_project && SALESDW_WAREHOUSE=$(WAREHOUSE) $(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
 bench: setup ## every stage vs its DuckDB floor, as ratios (SCALE=10 by default; SCALES=1,10,50 for several)
 	$(BIN)/python -m benchmarks.run $${SCALES:+--scales $$SCALES} --scale $${SCALE:-10}
@@ -62,8 +66,8 @@ report-screenshot: setup ## the report's summary page as data/reports/summary.pn
 ui-screenshot: setup ## the Dagster UI's asset graph as data/ui/asset_graph.png (needs `make dev` running, Debian's chromium)
 	$(BIN)/python scripts/ui_screenshot.py --url http://127.0.0.1:3000 --out data/ui/asset_graph.png
 
-demo: setup ## (re)generate the demo landing zone
-	$(BIN)/salesdw demo-data --out data/landing --scale $${SCALE:-1}
+demo: setup ## (re)generate the demo landing zone (SCALE, default SALESDW_DEMO_SCALE or 1)
+	$(BIN)/salesdw demo-data --out $${SALESDW_LANDING_DIR:-data/landing} --scale $${SCALE:-$${SALESDW_DEMO_SCALE:-1}} --seed $${SALESDW_DEMO_SEED:-7}
 
 .PHONY: pull
 pull: setup ## pull the configured connectors (Salesforce, Stripe, SQL billing DB) into raw; CONNECTOR=all by default
@@ -78,6 +82,9 @@ dashboard: setup ## the starter sales dashboard from the published marts: data/d
 
 dashboard-screenshot: setup ## the dashboard rendered by headless Chromium: data/dashboard/dashboard.png
 	$(BIN)/python -m bi.dashboard --out data/dashboard/index.html --screenshot data/dashboard/dashboard.png
+
+docs-images: report-screenshot dashboard-screenshot ## the README's pictures, docs/img/{report,dashboard}.png, from the current data
+	$(BIN)/python scripts/docs_images.py data/reports/summary.png data/dashboard/dashboard.png docs/img
 
 clean: ## remove generated data (keeps .venv)
 	rm -rf data dbt_project/target dbt_project/logs

@@ -4,7 +4,8 @@
 
 Every number comes from a metric of the semantic layer (bi.metrics, MetricFlow on the serving file); the marts
 are read directly only for display order (stage sort order) and the as-of date. plotly.js is embedded inline,
-so the page works offline and from a file:// URL.
+so the page works offline and from a file:// URL. A chart whose metrics have no rows (a CRM-only installation has
+no MRR, a new one no closed deal yet) says so in its place instead of failing the page.
 """
 
 from __future__ import annotations
@@ -58,6 +59,15 @@ def _context(marts: Path) -> Context:
     return Context(row[0], row[1], row[2], {s: o if o is not None else 99 for s, o in stages})
 
 
+def no_data(key: str, title: str, why: str) -> Panel:
+    """A chart's place when its metrics have no rows: the reason, in words, where the chart would be."""
+    fig = go.Figure()
+    fig.add_annotation(text=why, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font={"size": 15})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return Panel(key, title, f"no data: {why}", _layout(fig))
+
+
 def _layout(fig: go.Figure, height: int = 380, **kw) -> go.Figure:
     defaults = {"margin": {"l": 60, "r": 20, "t": 30, "b": 60}, "legend": {"orientation": "h", "y": -0.2}}
     fig.update_layout(height=height, colorway=PALETTE, template="plotly_white", **{**defaults, **kw})
@@ -68,6 +78,9 @@ def pipeline_panel(mc: MetricsClient, ctx: Context) -> Panel:
     recs = mc.query(
         "open_pipeline by pipeline_snapshot__stage_name, pipeline_snapshot__forecast_category"
     ).records()
+    title = "Open pipeline by stage and forecast category"
+    if not recs:
+        return no_data("pipeline", title, f"no open opportunity at the as-of date {ctx.as_of}")
     stages = sorted(
         {r["pipeline_snapshot__stage_name"] for r in recs}, key=lambda s: ctx.stage_order.get(s, 99)
     )
@@ -83,7 +96,7 @@ def pipeline_panel(mc: MetricsClient, ctx: Context) -> Panel:
     fig.update_layout(barmode="stack", yaxis_title="open pipeline")
     return Panel(
         "pipeline",
-        "Open pipeline by stage and forecast category",
+        title,
         f"open_pipeline at the as-of date {ctx.as_of}",
         _layout(fig),
     )
@@ -120,8 +133,15 @@ def bookings_vs_quota_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
     managers = [
         r
         for r in mc.query("bookings, quota, attainment by rep__manager_name, fiscal_quarter").records()
-        if r["metric_time__fiscal_quarter"].startswith(f"FY{year}-") and r["quota"]
+        if (r["metric_time__fiscal_quarter"] or "").startswith(f"FY{year}-") and r["quota"]
     ]
+    titles = (
+        f"Bookings vs quota by rep and manager, FY{year}",
+        f"Bookings vs quota by manager's team and quarter, FY{year}",
+    )
+    if not reps:
+        why = f"no rep has a quota in FY{year} (ForecastingQuota)"
+        return [no_data("bookings_rep", titles[0], why), no_data("bookings_manager", titles[1], why)]
     by_mgr = go.Figure()
     for name in sorted({r["rep__manager_name"] or "no manager" for r in managers}):
         rows = [r for r in managers if (r["rep__manager_name"] or "no manager") == name]
@@ -143,7 +163,7 @@ def bookings_vs_quota_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
     return [
         Panel(
             "bookings_rep",
-            f"Bookings vs quota by rep and manager, FY{year}",
+            titles[0],
             "bookings, quota, attainment",
             _layout(
                 by_rep, margin={"l": 60, "r": 60, "t": 30, "b": 130}, legend={"orientation": "h", "y": 1.15}
@@ -151,7 +171,7 @@ def bookings_vs_quota_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
         ),
         Panel(
             "bookings_manager",
-            f"Bookings vs quota by manager's team and quarter, FY{year}",
+            titles[1],
             "bookings, quota (attainment on hover)",
             _layout(by_mgr),
         ),
@@ -162,8 +182,10 @@ def win_rate_panel(mc: MetricsClient, ctx: Context) -> Panel:
     recs = [
         r
         for r in mc.query("win_rate_count, win_rate_value, sales_cycle_days by fiscal_quarter").records()
-        if r["metric_time__fiscal_quarter"] <= ctx.as_of_quarter and r["win_rate_count"] is not None
+        if (r["metric_time__fiscal_quarter"] or "") <= ctx.as_of_quarter and r["win_rate_count"] is not None
     ]
+    if not recs:
+        return no_data("win_rate", "Win rate and sales cycle by fiscal quarter", "no opportunity closed yet")
     x = [r["metric_time__fiscal_quarter"] for r in recs]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_scatter(name="win rate (count)", x=x, y=[r["win_rate_count"] for r in recs], mode="lines+markers")
@@ -188,6 +210,8 @@ def win_rate_panel(mc: MetricsClient, ctx: Context) -> Panel:
 
 def stage_funnel_panel(mc: MetricsClient, ctx: Context) -> Panel:
     recs = mc.query("stage_reached, stage_conversion by funnel_row__stage_name").records()
+    if not recs:
+        return no_data("stage_funnel", "Stage funnel, all cohorts", "no opportunity history yet")
     recs.sort(key=lambda r: ctx.stage_order.get(r["funnel_row__stage_name"], 99))
     fig = go.Figure(
         go.Funnel(
@@ -217,7 +241,12 @@ def activity_funnel_panel(mc: MetricsClient, ctx: Context) -> Panel:
         ("won_count", "deals won"),
     ]
     recs = mc.query(f"{', '.join(m for m, _ in steps)} by fiscal_year").records()
-    row = next(r for r in recs if r["metric_time__fiscal_year"] == ctx.as_of_year)
+    row = next((r for r in recs if r["metric_time__fiscal_year"] == ctx.as_of_year), None)
+    title = f"Activity funnel, FY{ctx.as_of_year}"
+    if row is None or not any(row[m] for m, _ in steps):
+        return no_data(
+            "activity_funnel", title, f"no activity, opportunity or won deal in FY{ctx.as_of_year}"
+        )
     fig = go.Figure(
         go.Funnel(
             y=[label for _, label in steps],
@@ -227,7 +256,7 @@ def activity_funnel_panel(mc: MetricsClient, ctx: Context) -> Panel:
     )
     return Panel(
         "activity_funnel",
-        f"Activity funnel, FY{ctx.as_of_year}",
+        title,
         "activities, meetings_held, opportunities_created, won_count",
         _layout(fig),
     )
@@ -235,14 +264,22 @@ def activity_funnel_panel(mc: MetricsClient, ctx: Context) -> Panel:
 
 def mrr_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
     year = ctx.as_of_year
+    titles = (f"MRR bridge, FY{year}", "MRR and retention by month")
     yr = next(
-        r
-        for r in mc.query(
-            "starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, contraction_mrr, churned_mrr, fx_adjustment, "
-            "mrr by fiscal_year"
-        ).records()
-        if r["metric_time__fiscal_year"] == year
+        (
+            r
+            for r in mc.query(
+                "starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, contraction_mrr, churned_mrr, "
+                "fx_adjustment, mrr by fiscal_year"
+            ).records()
+            if r["metric_time__fiscal_year"] == year
+        ),
+        None,
     )
+    if yr is None:
+        why = f"no subscription revenue in FY{year} (billing)"
+        return [no_data("mrr_bridge", titles[0], why), no_data("retention", titles[1], why)]
+    yr = {k: v or 0 for k, v in yr.items()}  # a movement with no row in the year is none of it
     # fx_adjustment of the year's first month is already inside starting_mrr (restated at that month's rates)
     other = yr["mrr"] - (
         yr["starting_mrr"]
@@ -297,13 +334,13 @@ def mrr_panels(mc: MetricsClient, ctx: Context) -> list[Panel]:
     return [
         Panel(
             "mrr_bridge",
-            f"MRR bridge, FY{year}",
+            titles[0],
             "starting_mrr + new + expansion + reactivation − contraction − churn (+ fx) = mrr",
             _layout(bridge),
         ),
         Panel(
             "retention",
-            "MRR and retention by month",
+            titles[1],
             "mrr, nrr_12m, grr_12m, logo_churn_rate",
             _layout(retention),
         ),

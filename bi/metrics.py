@@ -7,6 +7,10 @@ MetricFlow's own CLI (`mf query`) uses the profile's default target, the warehou
 load holds. Here the project is parsed for the `serving` target of dbt_project/profiles.yml instead: relations
 compile against the serving file's catalog (DuckDB names it after the file stem) and the file is opened
 read-only, so metric queries read exactly what BI tools read and never wait for a load.
+
+Metrics describe the business up to the marts' as-of date (marts.dim_date): a query reads no period after it
+unless asked to (`after_as_of`, `--after-as-of`), so an open deal's planned close date never shows up as a
+future quarter with zero bookings.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import re
 import sys
 import tempfile
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from ingestion.settings import DBT_PROJECT_DIR, Settings
@@ -38,6 +43,7 @@ class MetricQuery:
     group_by: tuple[str, ...] = ()
     where: tuple[str, ...] = ()
     order_by: tuple[str, ...] = ()
+    after_as_of: bool = False  # also periods after the as-of date (planned close dates, scheduled meetings)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ class MetricsClient:
         self.marts = Path(marts or settings.marts).resolve()
         if not self.marts.is_file():
             raise MetricsError(f"no published marts at {self.marts}: run `make run` (or `salesdw run`) first")
+        self.as_of = as_of_date(self.marts)
         env = {"SALESDW_MARTS": str(self.marts), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         env.setdefault("SALESDW_WAREHOUSE", os.environ.get("SALESDW_WAREHOUSE", str(settings.warehouse)))
         if fiscal_year_start_month is not None:
@@ -136,6 +143,13 @@ class MetricsClient:
         self.metric_names = sorted(m.name for m in manifest.metrics)
 
     def close(self) -> None:
+        """Release the serving file: dbt keeps one adapter and one DuckDB instance per process, which would
+        otherwise go on reading the file as it was, even after a new publish replaced it."""
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+        from dbt.adapters.factory import reset_adapters
+
+        reset_adapters()
+        DuckDBConnectionManager.close_all_connections()
         self._work.cleanup()
 
     def __enter__(self) -> MetricsClient:
@@ -188,10 +202,13 @@ class MetricsClient:
             q = parse_query(q)
         self._check_metrics(q.metrics)
         groups = [self.resolve_group_by(q.metrics, g) for g in q.group_by]
+        where = list(q.where)
+        if self.as_of is not None and not q.after_as_of:
+            where.append(f"{{{{ TimeDimension('metric_time', 'day') }}}} <= '{self.as_of.isoformat()}'")
         request = MetricFlowQueryRequest.create(
             metric_names=list(q.metrics),
             group_by_names=groups,
-            where_constraints=list(q.where) or None,
+            where_constraints=where or None,
             order_by_names=list(q.order_by) or groups or None,
         )
         try:
@@ -206,6 +223,20 @@ class MetricsClient:
             raise
         table = result.result_df
         return MetricResult(tuple(table.column_names), [tuple(r) for r in table.rows], result.sql)
+
+
+def as_of_date(marts: Path) -> date | None:
+    """The date the published marts describe (dim_date's as-of day); None for a file without one."""
+    import duckdb
+
+    con = duckdb.connect(str(marts), read_only=True)
+    try:
+        row = con.execute("SELECT max(date_day) FROM marts.dim_date WHERE is_as_of_date").fetchone()
+    except duckdb.Error:  # no marts.dim_date: nothing to bound by
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dimensions", metavar="METRICS", help="list the group-bys of these comma-separated metrics"
     )
+    ap.add_argument(
+        "--after-as-of", action="store_true", help="also periods after the as-of date (default: up to it)"
+    )
     ap.add_argument("--sql", action="store_true", help="print the SQL MetricFlow ran")
     ap.add_argument("--json", action="store_true", help="print rows as JSON")
     args = ap.parse_args(argv)
@@ -241,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.query:
                 ap.error('give a query, e.g. "bookings by rep__manager_name, fiscal_quarter", or --list')
             q = parse_query(args.query)
-            q = MetricQuery(q.metrics, q.group_by, tuple(args.where), tuple(args.order_by))
+            q = MetricQuery(q.metrics, q.group_by, tuple(args.where), tuple(args.order_by), args.after_as_of)
             result = client.query(q)
             if args.sql:
                 print(result.sql, file=sys.stderr)
@@ -249,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(result.records(), default=str, indent=1))
             else:
                 print(result.text())
+                bound = (
+                    ""
+                    if args.after_as_of or client.as_of is None
+                    else f" up to the as-of date {client.as_of}"
+                )
+                print(f"({len(result.rows)} rows{bound}, from {client.marts})")
             return 0
     except MetricsError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -40,6 +40,7 @@ from great_expectations.expectations.expectation import (
 from great_expectations.validator.validation_statistics import calc_validation_statistics
 
 from expectations.engine import held_open, warehouse_url
+from expectations.sources_in_use import not_in_use_reason, sources_in_use
 from expectations.suites import CRITICAL, WARNING, Suite, severity_of
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,17 @@ class ExpectationResult:
     unexpected_query: str | None = None  # SQL listing every bad row (key + value); set when some were found
     exception: str | None = None  # GE raised: the message; the expectation counts as failed
     ge_result: dict[str, Any] = field(default_factory=dict)  # ExpectationValidationResult JSON
+    # Not evaluated, and why: a source it needs is not in use (expectations.sources_in_use). Counts as
+    # neither passed nor failed.
+    skipped: str | None = None
 
     @property
     def blocking(self) -> bool:
         return not self.success and self.severity == CRITICAL
 
     def summary(self) -> str:
+        if self.skipped:
+            return f"SKIP {self.name}: {self.skipped}"
         if self.success:
             return f"OK   {self.name}"
         if self.exception:
@@ -111,12 +117,17 @@ class SuiteResult:
     def failures(self) -> list[ExpectationResult]:
         return [r for r in self.results if not r.success]
 
+    @property
+    def skipped(self) -> list[ExpectationResult]:
+        return [r for r in self.results if r.skipped]
+
     def summary(self) -> str:
         head = (
             f"{self.suite}: {'passed' if self.passed else 'FAILED'} "
-            f"({len(self.results) - len(self.failures)}/{len(self.results)} expectations met, "
+            f"({len(self.results) - len(self.failures) - len(self.skipped)}/"
+            f"{len(self.results) - len(self.skipped)} expectations met, "
             f"{len(self.critical_failures)} critical, {len(self.warnings)} warnings, "
-            f"{self.duration_seconds:.1f}s)"
+            f"{len(self.skipped)} skipped, {self.duration_seconds:.1f}s)"
         )
         return "\n".join([head, *("  " + r.summary() for r in self.failures)])
 
@@ -132,6 +143,9 @@ def validate(
 
     Never raises for a data or database problem: an expectation GE could not evaluate, or a batch
     that could not be read (missing table, locked file), is a failed expectation with its message.
+
+    An expectation that needs a source not in use (``Suite.sources_needed``; what is in use is read from
+    the warehouse's load log) is not evaluated: its result says ``skipped`` and why.
     """
     if not 1 <= sample_size <= MAX_SAMPLE_SIZE:
         raise ValueError(f"sample_size must be between 1 and {MAX_SAMPLE_SIZE}")
@@ -140,20 +154,29 @@ def validate(
     ge_results: dict[str, ExpectationValidationResult] = {}
     meta: dict[str, Any] = {}
     error: str | None = None
+    skipped: dict[str, str] = {}
     try:
         # A SQLAlchemy URL (the Postgres target) needs no DuckDB file held open.
         opened = nullcontext() if _is_url(warehouse_path) else held_open(warehouse_path, read_only=read_only)
-        with opened:
-            meta = _run_ge(warehouse_path, suite, by_name, sample_size, read_only, ge_results)
+        with opened as engine:
+            skipped = _skipped(suite, by_name, engine or warehouse_path)
+            to_run = {n: e for n, e in by_name.items() if n not in skipped}
+            if to_run:
+                meta = _run_ge(warehouse_path, suite, to_run, sample_size, read_only, ge_results)
     except Exception as exc:  # the batch itself failed (missing table, locked file, bad SQL)
         log.warning("validating %s failed: %s", suite.name, exc)
         error = f"{type(exc).__name__}: {exc}"
 
-    results = [_result(name, e, ge_results.get(name), sample_size, error) for name, e in by_name.items()]
+    results = [
+        _blank_result(name, e, success=True, skipped=skipped[name])
+        if name in skipped
+        else _result(name, e, ge_results.get(name), sample_size, error)
+        for name, e in by_name.items()
+    ]
     ordered = [ge_results[n] for n in by_name if n in ge_results]
     stats = calc_validation_statistics(ordered)
     validation = ExpectationSuiteValidationResult(
-        success=stats.success and len(ordered) == len(by_name),
+        success=stats.success and len(ordered) == len(by_name) - len(skipped),
         results=ordered,
         suite_name=suite.name,
         statistics={k: v for k, v in stats._asdict().items() if k != "success"},
@@ -166,6 +189,26 @@ def validate(
         duration_seconds=time.perf_counter() - started,
         error=error,
     )
+
+
+def _skipped(suite: Suite, by_name: dict[str, Expectation], engine_or_url: Any) -> dict[str, str]:
+    """Expectation name -> why it is skipped, for the rules that need a source not in use."""
+    if not any(suite.sources_needed(e) for e in by_name.values()):
+        return {}
+    engine = engine_or_url
+    if isinstance(engine_or_url, str):  # the Postgres target: its audit.load_log is the replicated one
+        import sqlalchemy as sa
+        from sqlalchemy.pool import NullPool
+
+        engine = sa.create_engine(engine_or_url, poolclass=NullPool)
+    try:
+        with engine.connect() as con:
+            in_use = sources_in_use(con)
+    finally:
+        if engine is not engine_or_url:
+            engine.dispose()
+    reasons = {n: not_in_use_reason(suite.sources_needed(e), in_use) for n, e in by_name.items()}
+    return {n: r for n, r in reasons.items() if r}
 
 
 def _is_url(target: Path | str) -> bool:
@@ -260,6 +303,18 @@ def _dispose(datasource: Any) -> None:
             pass
 
 
+def _blank_result(name: str, expectation: Expectation, **outcome: Any) -> ExpectationResult:
+    """An expectation's result before GE's answer is read in: who it is, and ``outcome``."""
+    return ExpectationResult(
+        name=name,
+        type=expectation.expectation_type,
+        column=getattr(expectation, "column", None),
+        severity=severity_of(expectation),
+        description=(expectation.meta or {}).get("description") or expectation.description or "",
+        **outcome,
+    )
+
+
 def _result(
     name: str,
     expectation: Expectation,
@@ -267,14 +322,7 @@ def _result(
     sample_size: int,
     batch_error: str | None,
 ) -> ExpectationResult:
-    out = ExpectationResult(
-        name=name,
-        type=expectation.expectation_type,
-        column=getattr(expectation, "column", None),
-        severity=severity_of(expectation),
-        description=(expectation.meta or {}).get("description") or expectation.description or "",
-        success=False,
-    )
+    out = _blank_result(name, expectation, success=False)
     if ge is None:
         out.exception = batch_error or "Great Expectations returned no result for this expectation"
         return out

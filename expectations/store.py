@@ -50,6 +50,7 @@ def save_result(report_dir: Path, run_id: str, result: SuiteResult) -> Path:
         "expectations": len(result.results),
         "critical_failures": len(result.critical_failures),
         "warnings": len(result.warnings),
+        "skipped": len(result.skipped),
     }
     with open(report_dir / "history.jsonl", "a") as fh:
         fh.write(json.dumps(line) + "\n")

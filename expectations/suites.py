@@ -25,7 +25,7 @@ import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from ingestion.contract import OBJECTS, SourceObject
+from ingestion.contract import OBJECTS, SOURCES, SourceObject
 
 Severity = Literal["critical", "warning"]
 CRITICAL: Severity = "critical"
@@ -82,6 +82,9 @@ class Suite:
     key: tuple[str, ...] = ()  # columns that identify a row; shown with every sampled bad row
     query: str | None = None  # validate this query's rows instead of the table called `name`
     description: str = ""
+    # Sources (crm, billing, activity) every rule of the suite needs: when one of them is not in use, the
+    # rules are skipped with that reason (expectations.sources_in_use). One rule can need more (`needs`).
+    needs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.name.count(".") != 1:
@@ -104,6 +107,18 @@ class Suite:
     @staticmethod
     def expectation_name(expectation: Expectation) -> str:
         return (expectation.meta or {}).get("name") or default_name(expectation)
+
+    def sources_needed(self, expectation: Expectation) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.needs, *((expectation.meta or {}).get("needs") or ()))))
+
+
+def needs(expectation: Expectation, *sources: str) -> Expectation:
+    """Mark a rule as meaningful only when ``sources`` are in use (e.g. a CRM rule about billing links)."""
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown sources {unknown}; sources are {SOURCES}")
+    expectation.meta = {**(expectation.meta or {}), "needs": list(sources)}
+    return expectation
 
 
 # --------------------------------------------------------------------------- raw layer
@@ -243,6 +258,7 @@ def raw_suite(obj: SourceObject) -> Suite:
         key=(obj.key,),
         query=live if obj.deletes_are_final else None,
         description=f"The current state of {obj.source} {obj.name} records meets the source contract.",
+        needs=(obj.source,),
     )
 
 

@@ -25,7 +25,7 @@ import re
 import great_expectations.expectations as gxe
 from great_expectations.expectations.expectation import Expectation
 
-from expectations.suites import Suite, critical, warning
+from expectations.suites import Suite, critical, needs, warning
 
 TOLERANCE = "0.01"
 
@@ -59,10 +59,14 @@ def check_batch_aliases(query: str, name: str) -> None:
             )
 
 
-def rows(query: str, severity, description: str, name: str) -> Expectation:
+def rows(
+    query: str, severity, description: str, name: str, needs_sources: tuple[str, ...] = ()
+) -> Expectation:
+    """An unexpected-rows rule; ``needs_sources``: sources it needs beyond its suite's (skipped without them)."""
     check_batch_aliases(query, name)
     exp = gxe.UnexpectedRowsExpectation(unexpected_rows_query=query.strip())
-    return (critical if severity == "critical" else warning)(exp, description, name=name)
+    exp = (critical if severity == "critical" else warning)(exp, description, name=name)
+    return needs(exp, *needs_sources) if needs_sources else exp
 
 
 # The marts' as-of date (var as_of_date, default the latest date in the data).
@@ -79,6 +83,7 @@ def opportunities_enriched() -> Suite:
     cur = corporate_currency()
     return Suite(
         name="intermediate.int_opportunities_enriched",
+        needs=("crm",),
         key=("opportunity_id",),
         description="Each live opportunity once, with its account, owner and a conversion rate for its amount.",
         expectations=(
@@ -170,6 +175,7 @@ def opportunities_enriched() -> Suite:
                 "A won deal whose account has no billing customer (no Stripe customer links to it): billing "
                 "cannot be reconciled with the booking until someone links them.",
                 "is_won: account has a billing customer",
+                needs_sources=("billing",),
             ),
         ),
     )
@@ -178,6 +184,7 @@ def opportunities_enriched() -> Suite:
 def accounts() -> Suite:
     return Suite(
         name="staging.stg_crm__accounts",
+        needs=("crm",),
         key=("account_id",),
         description="Every live account has a CRM user as owner and a known parent.",
         expectations=(
@@ -211,6 +218,7 @@ def invoices() -> Suite:
     cur = corporate_currency()
     return Suite(
         name="staging.stg_billing__invoices",
+        needs=("billing",),
         key=("invoice_id",),
         description="Every invoice belongs to a billing customer and subscription, and can be converted.",
         expectations=(
@@ -318,6 +326,7 @@ def customer_months() -> Suite:
     # is what holds back the marts step (a gate blocks the assets directly downstream of its model).
     return Suite(
         name="intermediate.int_customer_months_restated",
+        needs=("billing",),
         key=("customer_id", "month"),
         description="MRR per customer and month, once each, every subscription month valued in corporate currency.",
         expectations=(
@@ -353,6 +362,7 @@ def customer_months() -> Suite:
 def activities() -> Suite:
     return Suite(
         name="intermediate.int_activities_matched",
+        needs=("activity",),
         key=("activity_id",),
         description="Each live engagement event once, resolved to a CRM user.",
         expectations=(
@@ -382,6 +392,7 @@ def activities() -> Suite:
                 "Every activity is resolved to a CRM user by its rep e-mail; otherwise the rep's calls, e-mails "
                 "and meetings are missing from rep performance.",
                 "user_id: rep resolved to a CRM user",
+                needs_sources=("crm",),
             ),
         ),
     )
@@ -393,6 +404,7 @@ def activities() -> Suite:
 def rep_performance() -> Suite:
     return Suite(
         name="marts.rpt_rep_performance_quarterly",
+        needs=("crm",),
         key=("user_id", "fiscal_quarter"),
         description="Bookings per quarter reconcile with the won opportunities.",
         expectations=(
@@ -429,6 +441,7 @@ def rep_performance() -> Suite:
 def revenue_retention() -> Suite:
     return Suite(
         name="marts.rpt_revenue_retention",
+        needs=("billing",),
         key=("month",),
         description="The MRR bridge balances every month and agrees with the customer-level MRR.",
         expectations=(
@@ -486,6 +499,7 @@ def revenue_retention() -> Suite:
 def pipeline_snapshot() -> Suite:
     return Suite(
         name="marts.fct_pipeline_snapshot_daily",
+        needs=("crm",),
         key=("snapshot_date", "opportunity_id"),
         description="The latest day of the pipeline history is today's open pipeline.",
         expectations=(
@@ -535,6 +549,7 @@ def pipeline_snapshot() -> Suite:
 def bookings_billing() -> Suite:
     return Suite(
         name="marts.rpt_bookings_billing_reconciliation",
+        needs=("crm", "billing"),
         key=("opportunity_id",),
         description="Every won deal once, booked at its amount, against a real first invoice.",
         expectations=(

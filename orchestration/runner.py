@@ -1,8 +1,7 @@
 """`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end.
 
 Both warehouse targets run the same job (`full_pipeline`); with SALESDW_TARGET=postgres its steps replicate
-raw into Postgres, build and gate the models there and publish to the serving database (README "Postgres
-target").
+raw into Postgres, build and gate the models there and publish to the serving database (docs/targets.md).
 """
 
 from __future__ import annotations
@@ -114,18 +113,37 @@ class RunSummary:
     )  # table, current, loaded, quarantined
     refused: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # landing-zone entries not loaded, with the reason
-    checks_passed: int = 0
-    checks_failed: list[str] = field(default_factory=list)
-    checks_warned: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     published: bool = False
     serving: dict | None = None  # what the serving file holds after this run
     report: Path | None = None
-    report_headline: str = ""
+    # The report's verdict on this run (summary.json "verdict", expectations/report_verdict.py): the one
+    # count of failures and warnings, the same the report's headline says. None when it could not be made.
+    verdict: dict | None = None
     # SALESDW_TARGET=postgres: the Postgres warehouse and serving database (passwords masked)
     postgres: str | None = None
     postgres_serving: str | None = None
     rows_replicated: int = 0
+
+    @property
+    def checks_passed(self) -> int:
+        return (self.verdict or {}).get("checks_passed", 0)
+
+    @property
+    def checks_failed(self) -> list[str]:
+        return self._findings("blocked")
+
+    @property
+    def checks_warned(self) -> list[str]:
+        return self._findings("warning")
+
+    @property
+    def report_headline(self) -> str:
+        return (self.verdict or {}).get("headline", "")
+
+    def _findings(self, level: str) -> list[str]:
+        found = [f for f in (self.verdict or {}).get("findings", []) if f["level"] == level]
+        return [f["check"] + (f" ({f['count']:,})" if f.get("count") is not None else "") for f in found]
 
     @property
     def exit_code(self) -> int:
@@ -147,10 +165,10 @@ class RunSummary:
                 f"replicated {self.rows_replicated:,} rows into the Postgres raw layer ({self.postgres})"
             )
         lines.append("")
-        lines.append(
-            f"checks: {self.checks_passed} passed, {len(self.checks_failed)} failed, "
-            f"{len(self.checks_warned)} warnings"
-        )
+        if self.verdict:
+            lines.append(f"verdict: {self.verdict['headline']} ({self.verdict['counts_line']})")
+        else:
+            lines.append("verdict: unknown (the data-quality checks could not be read; see above)")
         lines += [f"  FAILED  {c}" for c in self.checks_failed]
         lines += [f"  warning {c}" for c in self.checks_warned]
         if self.refused:
@@ -180,7 +198,6 @@ class RunSummary:
             lines.append(f"NOT PUBLISHED: nothing has been published to {serving} yet.")
         if self.report:
             lines.append(f"report:      {self.report}")
-            lines.append(f"             {self.report_headline}")
         elif self.postgres:
             lines.append(
                 f"report:      none (the data-quality report reads DuckDB only); gate results: {settings.report_dir}"
@@ -199,17 +216,30 @@ class RunSummary:
 
 def write_report(settings: Settings, run_id: str | None, say=print) -> tuple[Path | None, str]:
     """Rebuild the data-quality report; a report failure is reported, never fatal to the run."""
+    index, verdict = report_verdict(settings, run_id, say)
+    return index, (verdict or {}).get("headline", "")
+
+
+def report_verdict(
+    settings: Settings, run_id: str | None, say=print, *, html: bool = True
+) -> tuple[Path | None, dict | None]:
+    """The report (``html``) and its verdict on the run: the one count of failures and warnings.
+
+    Without ``html`` (the Postgres target, whose marts the DuckDB report cannot read) only the verdict is
+    made, from the same stored check results, dbt results and load log.
+    """
     import json
 
-    from expectations.report import build_report
+    from expectations.report import build_report, collect_summary
 
     try:
+        if not html:
+            return None, collect_summary(settings.warehouse, settings.report_dir, None, run_id)["verdict"]
         index = build_report(settings.warehouse, settings.report_dir, settings.marts, run_id)
     except Exception as exc:  # the run's outcome stands; say why the report is missing
         say(f"the data-quality report could not be built: {type(exc).__name__}: {exc}")
-        return None, ""
-    headline = json.loads((settings.report_dir / "summary.json").read_text()).get("headline", "")
-    return index, headline
+        return None, None
+    return index, json.loads((settings.report_dir / "summary.json").read_text())["verdict"]
 
 
 def _postgres_outcome(summary: RunSummary, target: TargetSettings, result, say) -> None:
@@ -279,14 +309,6 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
         )
     summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
 
-    for ev in result.get_asset_check_evaluations():
-        name = f"{ev.asset_key.to_user_string()}:{ev.check_name}"
-        if ev.passed:
-            summary.checks_passed += 1
-        elif ev.severity == dg.AssetCheckSeverity.WARN:
-            summary.checks_warned.append(name + (f" — {ev.description}" if ev.description else ""))
-        else:
-            summary.checks_failed.append(name + (f" — {ev.description}" if ev.description else ""))
     for ev in result.all_events:
         if ev.event_type_value == "STEP_FAILURE":
             summary.failures.append(f"{ev.step_key}: {failure_message(ev)}")
@@ -296,9 +318,10 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     )
     if target.target == "postgres":
         _postgres_outcome(summary, target, result, say)
+        summary.verdict = report_verdict(settings, result.run_id, say, html=False)[1]
     else:
         summary.serving = published_info(settings.marts)
-        summary.report, summary.report_headline = write_report(settings, result.run_id, say)
+        summary.report, summary.verdict = report_verdict(settings, result.run_id, say)
 
     try:
         con = connect(settings.warehouse, read_only=True)

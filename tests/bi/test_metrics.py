@@ -140,10 +140,13 @@ def test_closed_business_by_rep_and_quarter_equals_raw(metrics_client, raw):
             sum(CASE WHEN won THEN amount_usd ELSE 0 END) AS bookings,
             count(*) FILTER (WHERE won) AS won_count,
             count(*) FILTER (WHERE closed AND NOT won) AS lost_count
-        FROM ({RAW_OPPORTUNITIES}) GROUP BY ALL
+        FROM ({RAW_OPPORTUNITIES}) WHERE closed GROUP BY ALL
         """,
     )
     assert sum(e["won_count"] for e in expected) > 100
+    # a row per rep and quarter with a closed deal, and no other: an open deal's planned close quarter is no
+    # period with zero bookings
+    assert set(got) == {(e["rep"], e["q"]) for e in expected}
     for e in expected:
         m = got[(e["rep"], e["q"])]
         for k in ("bookings", "won_count", "lost_count"):
@@ -430,3 +433,48 @@ def _as_datetime(d):
     from datetime import datetime
 
     return datetime(d.year, d.month, d.day)
+
+
+def test_every_metric_stays_inside_the_data(metrics_client, bi_warehouse):
+    """No metric, by any time grain, has a row without a period or a period before the data or after the as-of
+    date (an open deal's planned close quarter is not a quarter with zero bookings)."""
+    from tests.bi.inside_data import periods_outside_data
+
+    assert periods_outside_data(metrics_client, bi_warehouse[1]) == []
+
+
+def test_periods_after_the_as_of_date_only_when_asked(metrics_client):
+    """Queries stop at the marts' as-of date (set with SALESDW_AS_OF_DATE, the marts can describe an earlier day
+    than the latest data); after_as_of lifts the bound."""
+    from bi.metrics import MetricQuery
+
+    as_of = metrics_client.as_of.isoformat()
+    bounded = metrics_client.query(MetricQuery(("bookings",), ("fiscal_quarter",)))
+    unbounded = metrics_client.query(MetricQuery(("bookings",), ("fiscal_quarter",), after_as_of=True))
+    assert f"<= '{as_of}'" in bounded.sql and f"'{as_of}'" not in unbounded.sql
+    # on the demo data the as-of date is the latest data date: nothing closed after it
+    assert bounded.rows == unbounded.rows
+
+
+def test_a_new_client_reads_the_file_as_published_now(bi_warehouse, tmp_path):
+    """dbt keeps one adapter and DuckDB instance per process: a client opened after a publish replaced the file must
+    read the new file, not the one an earlier client of the same path attached."""
+    import shutil
+
+    from bi.metrics import MetricsClient
+
+    serving = tmp_path / "salesdw_marts.duckdb"
+    shutil.copy(bi_warehouse[1], serving)
+    with MetricsClient(serving) as client:
+        before = client.query("opportunities_created").rows[0][0]
+    replaced = tmp_path / "next.duckdb"
+    shutil.copy(bi_warehouse[1], replaced)
+    con = duckdb.connect(str(replaced))
+    con.execute(
+        "DELETE FROM marts.fct_opportunities WHERE opportunity_id IN (SELECT opportunity_id FROM marts.fct_opportunities LIMIT 7)"
+    )
+    con.close()
+    replaced.replace(serving)  # as publish does: a new file renamed over the old one
+    with MetricsClient(serving) as client:
+        after = client.query("opportunities_created").rows[0][0]
+    assert before > 7 and after == before - 7

@@ -1,9 +1,10 @@
-"""The data-quality report: summary facts, statuses, quarantine counts, trend, and offline rendering.
+"""The data-quality report: summary facts, statuses, quarantine counts, dbt tests, trend, offline rendering.
 
 One small hand-written warehouse (module fixture): CRM opportunities with an unknown stage (a critical
 failure) and bad rows (quarantine), CRM users with a malformed e-mail (a warning), clean billing
-invoices, no activity data at all; three stored runs (trusted, warning, blocked) and marts published
-by the second run.
+invoices and two billing landing-zone entries the loader ignored, no activity data ever (not in use);
+three stored runs (trusted, warning, blocked), marts published by the second run, and the dbt results
+of the third run as dagster-dbt leaves them (run_results.json + manifest.json in a step's target dir).
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ RUNS = {
     "run-2": [INVOICE_SUITE, USER_SUITE],
     "run-3": [INVOICE_SUITE, USER_SUITE, OPP_SUITE],
 }
-MARTS = ("fct_opportunities", "dim_users")
+MARTS = ("fct_opportunities", "dim_users", "rpt_unchecked")
+IGNORED = {  # file -> reason, as the loader logs a landing-zone entry it does not load (status 'ignored')
+    "billing/invoices/old/2024.jsonl": "a sub-folder of an object folder: move the file up into billing/invoices",
+    "billing/exports.zip": "not a folder of a billing object: unzip it into the object folders",
+}
 
 
 def csv(*rows: str, header: str = OPP_HEADER) -> str:
@@ -73,6 +78,59 @@ def invoice(i: int) -> str:
             "lines": {"object": "list", "data": [], "has_more": False},
         }
     )
+
+
+DBT_TESTS = {  # unique_id -> (model, column, generic test, status, failing rows, severity)
+    "test.salesdw.not_null_fct_opportunities_Id": ("fct_opportunities", "Id", "not_null", "pass", 0, "error"),
+    "test.salesdw.unique_fct_opportunities_Id": ("fct_opportunities", "Id", "unique", "pass", 0, "error"),
+    "test.salesdw.not_null_dim_users_email": ("dim_users", "email", "not_null", "warn", 2, "warn"),
+}
+
+
+def write_dbt_step(folder: Path) -> None:
+    """A dbt step's target dir as dagster-dbt leaves it: the manifest it ran and its run_results.json."""
+    folder.mkdir(parents=True)
+    models = {
+        f"model.salesdw.{m}": {
+            "resource_type": "model",
+            "package_name": "salesdw",
+            "name": m,
+            "schema": "marts",
+            "config": {"materialized": "table", "contract": {"enforced": m == "fct_opportunities"}},
+        }
+        for m in ("fct_opportunities", "dim_users")
+    }
+    tests = {
+        uid: {
+            "resource_type": "test",
+            "package_name": "salesdw",
+            "name": uid.split(".")[-1],
+            "column_name": column,
+            "attached_node": f"model.salesdw.{model}",
+            "test_metadata": {"name": generic, "kwargs": {"column_name": column}},
+            "config": {"severity": severity},
+            "depends_on": {"nodes": [f"model.salesdw.{model}"]},
+        }
+        for uid, (model, column, generic, _, _, severity) in DBT_TESTS.items()
+    }
+    unit = "unit_test.salesdw.fct_opportunities.test_won_amount"
+    manifest = {
+        "nodes": {**models, **tests},
+        "unit_tests": {unit: {"name": "test_won_amount", "model": "fct_opportunities"}},
+    }
+    results = [{"unique_id": uid, "status": "success", "failures": None, "message": "OK"} for uid in models]
+    results += [
+        {
+            "unique_id": uid,
+            "status": status,
+            "failures": n,
+            "message": None if status == "pass" else f"Got {n} results",
+        }
+        for uid, (_, _, _, status, n, _) in DBT_TESTS.items()
+    ]
+    results.append({"unique_id": unit, "status": "pass", "failures": 0, "message": None})
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "run_results.json").write_text(json.dumps({"metadata": {}, "results": results}))
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +175,28 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     write(landing, "billing/invoices/b1.jsonl", "\n".join(invoice(i) for i in range(1, 6)) + "\n")
     con = connect(wh)
     load_landing(con, landing, run_id="run-3")
+    for file, reason in IGNORED.items():
+        con.execute(
+            "INSERT INTO audit.load_log (load_id, run_id, source, file, status, message, started_at, finished_at) "
+            "VALUES (?, 'run-3', 'billing', ?, 'ignored', ?, now(), now())",
+            [f"ignored-{file}", file, reason],
+        )
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE TABLE marts.fct_opportunities AS SELECT Id FROM raw.crm__opportunity__current")
     con.close()
     publish_marts(wh, marts, run_id="run-2")
     con = connect(wh)
     con.execute("CREATE TABLE marts.dim_users AS SELECT Id FROM raw.crm__user__current")  # built after
+    con.execute("CREATE TABLE marts.rpt_unchecked AS SELECT 1 AS x")  # no dbt test, no GE suite
     con.close()
+    dbt_target = root / "dbt_target"
+    write_dbt_step(dbt_target / "dbt_marts-run-3-0a1b2c3")
 
     suites = all_suites()
     for run_id, names in RUNS.items():
         for name in names:
             save_result(reports, run_id, validate(wh, suites[name]))
-    index = build_report(wh, reports, marts_path=marts)
+    index = build_report(wh, reports, marts_path=marts, dbt_target=dbt_target)
     return {
         "index": index,
         "reports": reports,
@@ -146,7 +213,7 @@ def test_summary_statuses(report):
     s = report["summary"]
     assert s["run_id"] == "run-3"
     assert s["status"] == "blocked"
-    assert s["headline"].startswith("Blocked: BI still shows the numbers published")
+    assert s["headline"].startswith("Blocked by 1 critical problem: BI still shows the numbers published")
     sources = by(s["sources"], "source")
     assert list(sources) == ["crm", "billing", "activity"]
     suites = {x["suite"]: x for src in s["sources"] for x in src["suites"]}
@@ -154,8 +221,10 @@ def test_summary_statuses(report):
     assert suites[USER_SUITE]["status"] == "warning"
     assert suites[INVOICE_SUITE]["status"] == "trusted" and suites[INVOICE_SUITE]["failed"] == []
     assert sources["crm"]["status"] == "blocked"
-    assert sources["billing"]["status"] == "trusted"
-    assert sources["activity"]["status"] == "no data" and not sources["activity"]["delivered"]
+    assert sources["billing"]["status"] == "warning"  # its checks passed; two landing entries were ignored
+    # nothing was ever delivered from activity: not in use, which is no warning
+    assert sources["activity"]["status"] == "not in use" and not sources["activity"]["in_use"]
+    assert not [i for i in s["issues"] if i["where"] == "Sales activity"]
 
     stage = next(f for f in suites[OPP_SUITE]["failed"] if f["name"] == "StageName: a known OpportunityStage")
     assert stage["severity"] == "critical" and stage["unexpected_count"] == 2
@@ -168,6 +237,10 @@ def test_summary_statuses(report):
     blocked = [i for i in s["issues"] if i["level"] == "blocked"]
     assert len(blocked) == 1 and "006000000000003AAA" in blocked[0]["text"]
     assert s["counts"]["failed_critical"] == 1 and s["counts"]["failed_warning"] == 1
+    # warnings: the e-mail format (GE), email not null on dim_users (dbt, severity warn), the two quarantined
+    # CRM rows, the ignored billing entries, BI not showing this run is not one (the run is blocked)
+    warnings = [i["text"] for i in s["issues"] if i["level"] == "warning"]
+    assert len(warnings) == 4 == s["counts"]["warnings"] == s["verdict"]["warnings"], warnings
     # every check on a source links to its Data Docs page
     assert all((report["reports"] / x["page"]).is_file() for x in suites.values())
 
@@ -213,19 +286,85 @@ def test_quarantine_counts_match_audit(report):
     assert sources["crm"]["last_successful_load"] and sources["billing"]["latest_record_at"]
 
 
+def test_dbt_tests_beside_ge_checks_per_mart(report):
+    """Each mart shows its dbt tests (from the step's run_results.json) and its GE checks; only a mart with
+    neither says "no checks defined"."""
+    marts = by(report["summary"]["marts"], "mart")
+    opp, users, unchecked = (
+        marts["fct_opportunities"]["dbt"],
+        marts["dim_users"]["dbt"],
+        marts["rpt_unchecked"],
+    )
+    # two data tests, one unit test and the enforced contract passed
+    assert opp["passed"] == 4 and opp["failed"] == [] and opp["contract"]
+    assert {t["name"] for t in opp["tests"]} == {"Id: not null", "Id: unique"}
+    assert [(t["name"], t["status"], t["failures"]) for t in users["failed"]] == [
+        ("email: not null", "warn", 2)
+    ]
+    assert marts["fct_opportunities"]["checks_defined"] and marts["dim_users"]["checks_defined"]
+    assert not unchecked["checks_defined"] and not unchecked["dbt"]["ran"]
+    finding = next(i for i in report["summary"]["verdict"]["findings"] if i["model"] == "dim_users")
+    assert (
+        finding["level"] == "warning"
+        and finding["count"] == 2
+        and finding["check"] == "dbt marts.dim_users: email: not null"
+    )
+
+    html = report["index"].read_text()
+    rows = dict(re.findall(r"<tr data-mart=\"([^\"]+)\"(.*?)</tr>", html, re.S))
+    assert "no checks defined" in rows["rpt_unchecked"]
+    assert "no checks defined" not in rows["fct_opportunities"] + rows["dim_users"]
+    assert (
+        "4 passed" in rows["fct_opportunities"]
+        and "email: not null: 2 rows fail (warning)" in rows["dim_users"]
+    )
+    assert (
+        report["summary"]["counts"]["dbt_tests"] == 3 and report["summary"]["counts"]["dbt_unit_tests"] == 1
+    )
+
+
+def test_ignored_landing_entries_listed_per_source(report):
+    sources = by(report["summary"]["sources"], "source")
+    assert {i["file"]: i["message"] for i in sources["billing"]["ignored_files"]} == IGNORED
+    assert sources["crm"]["ignored_files"] == []
+    html = report["index"].read_text()
+    billing = html[html.index('id="source-billing"') :]
+    billing = billing[: billing.index("</div>")]
+    for file, reason in IGNORED.items():
+        assert f"{file}: {reason}" in billing
+    assert any(
+        "2 entries in the landing zone were not loaded" in i["text"] for i in report["summary"]["issues"]
+    )
+
+
+def test_one_verdict_in_headline_counts_and_page(report):
+    """The headline, summary.json's counts and the page's banner are one count (expectations.report_verdict)."""
+    s = report["summary"]
+    verdict = s["verdict"]
+    assert (
+        verdict["failures"]
+        == s["counts"]["blocked"]
+        == len([i for i in s["issues"] if i["level"] == "blocked"])
+    )
+    assert verdict["headline"] == s["headline"] and f"{verdict['failures']} critical problem" in s["headline"]
+    html = report["index"].read_text()
+    assert f'data-failures="{verdict["failures"]}" data-warnings="{verdict["warnings"]}"' in html
+    assert verdict["counts_line"] in html
+
+
 def test_trend_covers_stored_runs(report):
     trend = report["summary"]["trend"]
     assert [r["run_id"] for r in trend] == list(RUNS)
     assert [r["status"] for r in trend] == ["trusted", "warning", "blocked"]
     assert [r["suites"] for r in trend] == [1, 2, 3]
     html = report["index"].read_text()
-    assert html.count("<g class='run'") == 3
+    assert html.count('<g class="run"') == 3
 
 
 def test_summary_page_in_plain_words(report):
     html = report["index"].read_text()
-    assert "Blocked: BI still shows the numbers published" in html
-    assert "No data delivered" in html
+    assert "Blocked by 1 critical problem: BI still shows the numbers published" in html
+    assert "Not in use: nothing has ever been delivered from this source" in html
     assert "A required field is empty" in html and "stages defined in Salesforce" in html
     assert "<script" not in html.lower()  # readable without JavaScript
 

@@ -56,16 +56,16 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
     n_total = max(2000, round(200_000 * scale))
 
     # who/what an event is about, and the time window it can fall in
-    opp_open = opps["stage"] < WON
-    opp_w = (opps["n_events"] + 1.0) * np.array([1.0, 1.3, 2.0])[opps["seg"]]
-    opp_lo = np.maximum(opps["t0"] - 7 * DAY, SPAN_START)
-    opp_hi = np.where(opp_open, SPAN_END - DAY, opps["last_ts"])
-    lead_ok = leads["email"] != None  # noqa: E711
+    opp_open = opps.stage < WON
+    opp_w = (opps.n_events + 1.0) * np.array([1.0, 1.3, 2.0])[opps.seg]
+    opp_lo = np.maximum(opps.t0 - 7 * DAY, SPAN_START)
+    opp_hi = np.where(opp_open, SPAN_END - DAY, opps.last_ts)
+    lead_ok = leads.email != None  # noqa: E711
     lead_idx = np.nonzero(lead_ok)[0]
-    cust_idx = np.nonzero(acc["first_win"] < SPAN_END - 2 * DAY)[0]
+    cust_idx = np.nonzero(acc.first_win < SPAN_END - 2 * DAY)[0]
     cum_opp, cum_lead = _cum(opp_w), _cum(np.ones(len(lead_idx)))
-    cum_cust = _cum(np.array([1.0, 1.5, 3.0])[acc["seg"][cust_idx]]) if len(cust_idx) else None
-    emails = users["email"].astype(str)
+    cum_cust = _cum(np.array([1.0, 1.5, 3.0])[acc.seg[cust_idx]]) if len(cust_idx) else None
+    emails = users.email.astype(str)
     variants = np.stack([emails, np.char.title(emails), np.char.upper(emails)]).astype(object)
     lower_first = np.array([x.lower() for x in names.FIRST_NAMES], dtype=object)
     lower_last = np.array([x.lower() for x in names.LAST_NAMES], dtype=object)
@@ -84,16 +84,16 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         w_lo = np.zeros(n, np.int64)
         w_hi = np.zeros(n, np.int64)
         e_opp[io] = _draw(rng, cum_opp, len(io))
-        e_acc[io] = opps["acc"][e_opp[io]]
-        owner[io] = opps["owner"][e_opp[io]]
+        e_acc[io] = opps.acc[e_opp[io]]
+        owner[io] = opps.owner[e_opp[io]]
         w_lo[io], w_hi[io] = opp_lo[e_opp[io]], opp_hi[e_opp[io]]
         e_lead[il] = lead_idx[_draw(rng, cum_lead, len(il))]
-        owner[il] = leads["owner"][e_lead[il]]
-        w_lo[il], w_hi[il] = leads["created"][e_lead[il]], leads["end"][e_lead[il]]
+        owner[il] = leads.owner[e_lead[il]]
+        w_lo[il], w_hi[il] = leads.created[e_lead[il]], leads.end[e_lead[il]]
         if len(ia):
             e_acc[ia] = cust_idx[_draw(rng, cum_cust, len(ia))]
-            owner[ia] = acc["owner"][e_acc[ia]]
-            w_lo[ia], w_hi[ia] = acc["first_win"][e_acc[ia]], SPAN_END - DAY
+            owner[ia] = acc.owner[e_acc[ia]]
+            w_lo[ia], w_hi[ia] = acc.first_win[e_acc[ia]], SPAN_END - DAY
         w_hi = np.maximum(w_hi, w_lo + HOUR)
         instant = w_lo + (rng.random(n) * (w_hi - w_lo)).astype(np.int64)
         # whole local working days inside the window, whatever the rep's UTC offset
@@ -101,10 +101,8 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         wd = weekday(day)
         day = np.where(wd >= 5, day - (wd - 4) * DAY, day)  # weekend work is logged on the Friday
         # a departed rep's accounts are worked by their manager
-        rep = np.where(
-            instant >= users["leave"][owner], users["team_mgr"][np.maximum(users["team"][owner], 0)], owner
-        )
-        region = users["reg"][rep]
+        rep = np.where(instant >= users.leave[owner], users.team_mgr[np.maximum(users.team[owner], 0)], owner)
+        region = users.reg[rep]
         off = _offset_hours(day, region)
         occurred = day + rng.integers(8 * HOUR, 18 * HOUR, n) - off * HOUR
         off = _offset_hours(occurred, region)
@@ -127,8 +125,8 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
         for j in range(3):  # three participant slots, each vectorised over the chunk
             use = has_acc & (n_slots > j)
             a = e_acc[use]
-            ci = acc["ct_start"][a] + (rng.random(use.sum()) * acc["ct_cnt"][a]).astype(np.int64)
-            em = ct["email"][ci]
+            ci = ct.start[a] + (rng.random(use.sum()) * ct.per_account[a]).astype(np.int64)
+            em = ct.email[ci]
             r = rng.random(use.sum())
             role = (r < 0.08) | (em == None)  # noqa: E711
             stranger = ~role & (r < 0.12)
@@ -137,7 +135,7 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
             picked[role] = (
                 np.array(names.ROLE_MAILBOXES, dtype=object)[rng.integers(0, len(names.ROLE_MAILBOXES), nr)]
                 + "@"
-                + acc["domain"][a[role]]
+                + acc.domain[a[role]]
             )
             picked[stranger] = (
                 lower_first[rng.integers(0, len(lower_first), ns)]
@@ -148,7 +146,7 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                 + np.array(names.PERSONAL_DOMAINS, dtype=object)[rng.integers(0, 5, ns)]
             )
             parts[use, j] = picked
-        parts[il, 0] = leads["email"][e_lead[il]]
+        parts[il, 0] = leads.email[e_lead[il]]
         parts[:, 1] = np.where(parts[:, 1] == parts[:, 0], None, parts[:, 1])
         parts[:, 2] = np.where((parts[:, 2] == parts[:, 0]) | (parts[:, 2] == parts[:, 1]), None, parts[:, 2])
 
@@ -161,7 +159,7 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
             sel = etype == t
             subject[sel] = np.array(lst, dtype=object)[rng.integers(0, len(lst), sel.sum())]
         with_name = has_acc & (rng.random(n) < 0.3)
-        subject[with_name] = subject[with_name] + " | " + acc["name"][e_acc[with_name]]
+        subject[with_name] = subject[with_name] + " | " + acc.name[e_acc[with_name]]
 
         # versions: meetings are booked ahead (scheduled) and resolved afterwards; a few events get deleted
         base_upd = occurred + np.where(etype == 0, dur, 0) + rng.integers(0, 300, n)
@@ -211,9 +209,9 @@ def build_and_write(w: Writer, crm: Crm, seed: int, scale: float) -> None:
                 "p0": arr(parts[v_ev, 0]),
                 "p1": arr(parts[v_ev, 1]),
                 "p2": arr(parts[v_ev, 2]),
-                "crm_account_id": arr(np.where(know_acc[v_ev], acc["ids"][np.maximum(e_acc[v_ev], 0)], None)),
+                "crm_account_id": arr(np.where(know_acc[v_ev], acc.ids[np.maximum(e_acc[v_ev], 0)], None)),
                 "crm_opportunity_id": arr(
-                    np.where(know_opp[v_ev], opps["ids"][np.maximum(e_opp[v_ev], 0)], None)
+                    np.where(know_opp[v_ev], opps.ids[np.maximum(e_opp[v_ev], 0)], None)
                 ),
                 "duration_seconds": arr(dur[v_ev], mask=t == 1),
                 "outcome": arr(outcome),

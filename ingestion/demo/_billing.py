@@ -224,22 +224,22 @@ def build_and_write(
     cat, lookup = _price_catalog(rng)
 
     # ------------------------------------------------------------------ customers: one per won account
-    won = np.nonzero((opps["stage"] == WON) & (opps["win_ts"] < SPAN_END))[0]
-    o = won[np.lexsort((opps["win_ts"][won], opps["acc"][won]))]
+    won = np.nonzero((opps.stage == WON) & (opps.win_ts < SPAN_END))[0]
+    o = won[np.lexsort((opps.win_ts[won], opps.acc[won]))]
     first = np.ones(len(o), bool)
-    first[1:] = opps["acc"][o][1:] != opps["acc"][o][:-1]
+    first[1:] = opps.acc[o][1:] != opps.acc[o][:-1]
     fo = o[first]  # each customer's first won opportunity
     n_c = len(fo)
-    c_acc = opps["acc"][fo]
-    c_created = opps["win_ts"][fo] + rng.integers(HOUR, 3 * DAY, n_c)
+    c_acc = opps.acc[fo]
+    c_created = opps.win_ts[fo] + rng.integers(HOUR, 3 * DAY, n_c)
     keep = c_created < SPAN_END - DAY
     fo, c_acc, c_created = fo[keep], c_acc[keep], c_created[keep]
     n_c = len(fo)
     c_ids = stripe_ids("cus_", rng, n_c)
-    c_cur = opps["cur"][fo]
+    c_cur = opps.cur[fo]
     c_linked = rng.random(n_c) >= 0.05  # the rest were created by hand without the CRM link
-    c_email = ct["email"][acc["ct_start"][c_acc]]
-    seg = opps["seg"][fo]
+    c_email = ct.email[ct.start[c_acc]]
+    seg = opps.seg[fo]
 
     # ------------------------------------------------------------------ first subscriptions
     interval = np.where(
@@ -247,10 +247,10 @@ def build_and_write(
         rng.choice(4, n_c, p=[0.75, 0.08, 0.12, 0.05]),
         np.where(seg == 1, rng.choice(3, n_c, p=[0.4, 0.15, 0.45]), rng.choice([1, 2], n_c, p=[0.15, 0.85])),
     )
-    tier = opps["tier"][fo]
+    tier = opps.tier[fo]
     interval = np.where((interval == 3) & ((c_cur != 0) | (tier != 0)), 0, interval)
     era = np.where((c_cur == 0) & (c_created >= PRICE_RISE), 1, 0)
-    qty = np.maximum(1, opps["seats"][fo])
+    qty = np.maximum(1, opps.seats[fo])
     p1 = dict(
         cust=np.arange(n_c),
         start=c_created,
@@ -409,7 +409,7 @@ def build_and_write(
     gone &= del_ts < SPAN_END
     ck = np.concatenate([np.arange(n_c), np.nonzero(gone)[0]])
     cts = np.concatenate([c_created, del_ts[gone]])
-    acc_id = np.where(c_linked, acc["ids"][c_acc], None)
+    acc_id = np.where(c_linked, acc.ids[c_acc], None)
     cdel = np.concatenate([np.zeros(n_c, bool), np.ones(gone.sum(), bool)])
     cb = batch_index(cts, QUARTER_CUTS)
     kk = keep_last_per_batch(ck, cts, cb)
@@ -422,7 +422,7 @@ def build_and_write(
                 "id": c_ids[ck],
                 "created": c_created[ck],
                 "email": c_email[ck].astype(object),
-                "name": acc["name"][c_acc][ck],
+                "name": acc.name[c_acc][ck],
                 "currency": CUR[c_cur][ck],
                 "sf": acc_id[ck],
                 "deleted": cdel,
@@ -533,7 +533,7 @@ def build_and_write(
     prev_exists = np.concatenate([np.zeros((n_s, 1), bool), exists[:, :-1]], axis=1)
     emit = exists & (~prev_exists | (state != prev).any(axis=2))
     es, ec = np.nonzero(emit)
-    opp_meta = np.where(P["opp"] >= 0, crm.opps["ids"][np.maximum(P["opp"], 0)], None)
+    opp_meta = np.where(P["opp"] >= 0, crm.opps.ids[np.maximum(P["opp"], 0)], None)
     opp_meta = np.where(c_linked[P["cust"]], opp_meta, None)
     st = state[es, ec]
     con.register(

@@ -183,6 +183,22 @@ def csv_select(obj: SourceObject) -> str:
     return ", ".join(_CSV_RENDER[kind].format(c=f'"{name}"') + f' AS "{name}"' for name, kind in kinds)
 
 
+def json_select(obj: SourceObject, exprs: dict[str, str], order: list[str] | None = None) -> str:
+    """The SELECT list writing the fields of `obj` that `exprs` maps to SQL, in the contract's order (or `order`).
+
+    Every field must be the contract's and every required one present, so a renamed or new required field
+    fails here rather than in a loader downstream.
+    """
+    names = [f.name for f in obj.fields]
+    unknown = sorted(set(exprs) - set(names))
+    missing = sorted(f.name for f in obj.fields if f.required and f.name not in exprs)
+    if unknown or missing:
+        raise ValueError(
+            f"{obj.table}: fields {unknown} are not in ingestion/contract.py, required {missing} missing"
+        )
+    return ", ".join(f"{exprs[n]} AS {n}" for n in (order or names) if n in exprs)
+
+
 class Writer:
     """Writes landing files through DuckDB (streamed, vectorised) and records row counts."""
 

@@ -68,7 +68,7 @@ class Leads:
     def email(self) -> np.ndarray:
         return np.where(self.no_email, None, self.address)
 
-    @property
+    @cached_property
     def end(self) -> np.ndarray:
         """When a lead stops being worked: its close, else 90 days after creation (inside the window)."""
         lead_end = np.where(self.closed, self.cl_ts, self.created + 90 * DAY)

@@ -8,6 +8,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..contract import SourceObject, object_for
+
 DAY = 86_400
 HOUR = 3_600
 
@@ -159,16 +161,42 @@ def arr(values, mask: np.ndarray | None = None, type_=None) -> pa.Array:
 
 # --------------------------------------------------------------------------- writing
 
-# How each logical field type is rendered into the Salesforce Bulk API CSV dialect.
+# How the generator stores each contract type, and how the Salesforce Bulk API CSV dialect renders it.
+# Decimals are kept as integer hundredths (money and quantities stay exact to the cent), except the
+# percentages below, which are whole numbers and written without decimals; conversion rates as integer
+# millionths.
+WHOLE_NUMBER_DECIMALS = frozenset({"Probability", "DefaultProbability"})
 _CSV_RENDER = {
     "str": "{c}",
     "bool": "{c}",
     "int": "{c}",
-    "dt": "strftime(make_timestamp({c} * 1000000), '%Y-%m-%dT%H:%M:%S.000Z')",
+    "datetime": "strftime(make_timestamp({c} * 1000000), '%Y-%m-%dT%H:%M:%S.000Z')",
     "date": "(DATE '1970-01-01' + CAST({c} AS INTEGER))",
-    "money": "CAST({c} / 100 AS DECIMAL(18, 2))",  # stored as integer hundredths
-    "dec6": "CAST({c} / 1000000 AS DECIMAL(18, 6))",  # stored as integer millionths
+    "decimal": "CAST({c} / 100 AS DECIMAL(18, 2))",
+    "rate": "CAST({c} / 1000000 AS DECIMAL(18, 6))",
 }
+
+
+def csv_select(obj: SourceObject) -> str:
+    """The SELECT list writing `obj`'s fields in the contract's order, each rendered for the CSV."""
+    kinds = [(f.name, "int" if f.name in WHOLE_NUMBER_DECIMALS else f.type) for f in obj.fields]
+    return ", ".join(_CSV_RENDER[kind].format(c=f'"{name}"') + f' AS "{name}"' for name, kind in kinds)
+
+
+def json_select(obj: SourceObject, exprs: dict[str, str], order: list[str] | None = None) -> str:
+    """The SELECT list writing the fields of `obj` that `exprs` maps to SQL, in the contract's order (or `order`).
+
+    Every field must be the contract's and every required one present, so a renamed or new required field
+    fails here rather than in a loader downstream.
+    """
+    names = [f.name for f in obj.fields]
+    unknown = sorted(set(exprs) - set(names))
+    missing = sorted(f.name for f in obj.fields if f.required and f.name not in exprs)
+    if unknown or missing:
+        raise ValueError(
+            f"{obj.table}: fields {unknown} are not in ingestion/contract.py, required {missing} missing"
+        )
+    return ", ".join(f"{exprs[n]} AS {n}" for n in (order or names) if n in exprs)
 
 
 class Writer:
@@ -191,11 +219,11 @@ class Writer:
         self.summary[rel] = int(n)
         return int(n)
 
-    def crm_object(self, obj: str, table: pa.Table, spec: list[tuple[str, str]], cuts: np.ndarray) -> None:
-        """One CSV per non-empty batch; `table` carries typed columns plus an integer `_batch`."""
+    def crm_object(self, obj: str, table: pa.Table, cuts: np.ndarray) -> None:
+        """One CSV per non-empty batch of a CRM object; `table` carries its fields plus an integer `_batch`."""
         name = f"_crm_{obj}"
         self.con.register(name, table)
-        cols = ", ".join(_CSV_RENDER[kind].format(c=f'"{f}"') + f' AS "{f}"' for f, kind in spec)
+        cols = csv_select(object_for("crm", obj))
         counts = np.bincount(table.column("_batch").to_numpy(), minlength=len(cuts))
         for b, cut in enumerate(cuts):
             if counts[b]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..contract import object_for
 from ._common import rng_for, sf_ids, stripe_ids
 
 EXTRA_BATCH = "2026-01-01T000000_09"  # sorts after every real batch of the final extraction
@@ -112,21 +113,43 @@ def _last_file(summary: dict, prefix: str, minimum: int = 5) -> str:
     return cands[-1]
 
 
+class _FreshIds:
+    """Ids for the injected copies, never those of a real record."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.opp = iter(sf_ids("006", np.arange(20) + 90_000_000))
+        self.contact = iter(sf_ids("003", np.arange(20) + 90_000_000))
+        self.stripe = {p: iter(stripe_ids(p, rng, 10)) for p in ("in_", "ch_", "sub_", "evt_")}
+
+
 def inject(out: Path, summary: dict, seed: int) -> dict:
+    """Inject the defects into the landing zone under `out`; returns `summary` with the changed and added files."""
     rng = rng_for(seed, 9)
     manifest: list[dict] = []
     summary = dict(summary)
-    crm_ids = iter(sf_ids("006", np.arange(20) + 90_000_000))
-    ct_ids = iter(sf_ids("003", np.arange(20) + 90_000_000))
-    new_id = {p: iter(stripe_ids(p, rng, 10)) for p in ("in_", "ch_", "sub_", "evt_")}
+    ids = _FreshIds(rng)
+    opp_cols, opp_sample = _opportunity_defects(out, summary, rng, ids, manifest)
+    contact_cols, contact_src = _contact_defects(out, summary, rng, ids, manifest)
+    _invoice_defects(out, summary, rng, ids, manifest)
+    _charge_and_subscription_defects(out, summary, rng, ids, manifest)
+    _event_defects(out, summary, rng, ids, manifest)
+    _refused_files(out, summary, rng, opp_cols, opp_sample, manifest)
+    _tolerated_files(out, summary, contact_cols, contact_src, ids, manifest)
+    keys = ("file", "row", "id", "defect", "expect", "field", "suite", "expectation", "severity")
+    lines = [_json_line({k: m[k] for k in keys if k in m}) for m in manifest]
+    (out / "dirty_manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary["dirty_manifest.jsonl"] = len(manifest)
+    return dict(sorted(summary.items()))
 
-    # ---------------------------------------------------------------- CRM: Opportunity
+
+def _opportunity_defects(out: Path, summary: dict, rng, ids: _FreshIds, manifest: list) -> tuple[list, list]:
+    """Row defects and gate-caught values in the last Opportunity batch; returns its header and first records."""
     rel = _last_file(summary, "crm/Opportunity/")
     e = _Edit(out, rel, rng)
 
     def opp_copy(**changes):
         rec = e.parse(e.source(lambda r: r["Amount"] != "" and r["IsDeleted"] == "false"))
-        rec["Id"] = next(crm_ids)
+        rec["Id"] = next(ids.opp)
         rec.update(changes)
         return rec
 
@@ -169,38 +192,43 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
         ),
     )  # fmt: skip
     summary[rel] = e.finish(manifest)
-    opp_header_cols, opp_sample = e.columns, [e.parse(i) for i in range(min(5, len(e.records)))]
+    return e.columns, [e.parse(i) for i in range(min(5, len(e.records)))]
 
-    # ---------------------------------------------------------------- CRM: Contact
+
+def _contact_defects(out: Path, summary: dict, rng, ids: _FreshIds, manifest: list) -> tuple[list, list]:
+    """A missing LastName, and a quote opened and never closed; returns the header and up to four live contacts."""
     rel = _last_file(summary, "crm/Contact/")
     e = _Edit(out, rel, rng)
     rec = e.parse(e.source())
-    rec["Id"], rec["LastName"] = next(ct_ids), ""
+    rec["Id"], rec["LastName"] = next(ids.contact), ""
     e.add(e.row(rec), _entry(rec["Id"], "missing_required", field="LastName"))
     rec = e.parse(e.source(lambda r: r["LastName"] != ""))
-    rec["Id"] = next(ct_ids)
+    rec["Id"] = next(ids.contact)
     fields = [_csv_field(rec[c]) for c in e.columns]
     fields[e.columns.index("LastName")] = '"' + rec["LastName"]  # opened, never closed: swallows the file end
     e.add(",".join(fields), _entry(rec["Id"], "unparseable_row"), at=len(e.records) - 1)
     summary[rel] = e.finish(manifest)
-    contact_cols = e.columns
     contact_src = [e.parse(i) for i in range(len(e.records))]
-    contact_src = [r for r in contact_src if r["IsDeleted"] == "false" and r["Email"]][:4] or contact_src[:4]
+    return e.columns, [r for r in contact_src if r["IsDeleted"] == "false" and r["Email"]][:4] or contact_src[
+        :4
+    ]
 
-    # ---------------------------------------------------------------- billing
+
+def _invoice_defects(out: Path, summary: dict, rng, ids: _FreshIds, manifest: list) -> None:
     rel = _last_file(summary, "billing/invoices/")
     e = _Edit(out, rel, rng)
-    rec = dict(e.parse(e.source()), id=next(new_id["in_"]))
+    new_id = ids.stripe["in_"]
+    rec = dict(e.parse(e.source()), id=next(new_id))
     line = e.row(rec)
     e.add(line[: len(line) // 2], _entry(rec["id"], "unparseable_row"))
-    rec = dict(e.parse(e.source()), id=next(new_id["in_"]))
+    rec = dict(e.parse(e.source()), id=next(new_id))
     rec["amount_paid"] = str(rec["amount_paid"])
     e.add(e.row(rec), _entry(rec["id"], "wrong_type", field="amount_paid"))
-    a = dict(e.parse(e.source()), id=next(new_id["in_"]))
+    a = dict(e.parse(e.source()), id=next(new_id))
     b = dict(a, total=a["total"] + 100)
     e.add(e.row(a), _entry(a["id"], "duplicate_conflict", field="total"))
     e.add(e.row(b), _entry(b["id"], "duplicate_conflict", field="total"))
-    rec = dict(e.parse(e.source()), id=next(new_id["in_"]).removeprefix("in_"))  # the prefix dropped
+    rec = dict(e.parse(e.source()), id=next(new_id).removeprefix("in_"))  # the prefix dropped
     e.add(
         e.row(rec),
         _gate(
@@ -214,46 +242,50 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     )
     summary[rel] = e.finish(manifest)
 
+
+def _charge_and_subscription_defects(out: Path, summary: dict, rng, ids: _FreshIds, manifest: list) -> None:
     rel = _last_file(summary, "billing/charges/")
     e = _Edit(out, rel, rng)
     e.add("[1,2]", _entry(None, "unparseable_row"))
-    rec = dict(e.parse(e.source()), id=next(new_id["ch_"]))
+    rec = dict(e.parse(e.source()), id=next(ids.stripe["ch_"]))
     rec["amount"] = rec["amount"] + 0.5
     e.add(e.row(rec), _entry(rec["id"], "wrong_type", field="amount"))
     summary[rel] = e.finish(manifest)
 
     rel = _last_file(summary, "billing/subscriptions/")
     e = _Edit(out, rel, rng)
-    rec = dict(e.parse(e.source()), id=next(new_id["sub_"]))
+    rec = dict(e.parse(e.source()), id=next(ids.stripe["sub_"]))
     del rec["customer"]
     e.add(e.row(rec), _entry(rec["id"], "missing_required", field="customer"))
-    rec = dict(e.parse(e.source()), id=next(new_id["sub_"]))
+    rec = dict(e.parse(e.source()), id=next(ids.stripe["sub_"]))
     rec["created"] = str(np.datetime64(int(rec["created"]), "s")) + "Z"
     e.add(e.row(rec), _entry(rec["id"], "wrong_type", field="created"))
     summary[rel] = e.finish(manifest)
 
-    # ---------------------------------------------------------------- activity
+
+def _event_defects(out: Path, summary: dict, rng, ids: _FreshIds, manifest: list) -> None:
     rel = _last_file(summary, "activity/events/")
     e = _Edit(out, rel, rng)
-    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+    new_id = ids.stripe["evt_"]
+    rec = dict(e.parse(e.source()), id=next(new_id))
     line = e.row(rec)
     e.add(line[: len(line) // 2], _entry(rec["id"], "unparseable_row"))
-    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+    rec = dict(e.parse(e.source()), id=next(new_id))
     rec["occurred_at"] = rec["occurred_at"][:19]
     e.add(e.row(rec), _entry(rec["id"], "wrong_type", field="occurred_at"))
-    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+    rec = dict(e.parse(e.source()), id=next(new_id))
     rec["occurred_at"] = "yesterday afternoon"
     e.add(e.row(rec), _entry(rec["id"], "wrong_type", field="occurred_at"))
-    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+    rec = dict(e.parse(e.source()), id=next(new_id))
     rec["rep_email"] = None
     e.add(e.row(rec), _entry(rec["id"], "missing_required", field="rep_email"))
-    a = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+    a = dict(e.parse(e.source()), id=next(new_id))
     b = dict(a, subject=(a["subject"] or "") + " (edited)")
     e.add(e.row(a), _entry(a["id"], "duplicate_conflict", field="subject"))
     e.add(e.row(b), _entry(b["id"], "duplicate_conflict", field="subject"))
     for _ in range(2):
         # stray whitespace: not an e-mail address as delivered (staging trims it, so the rep still resolves)
-        rec = dict(e.parse(e.source()), id=next(new_id["evt_"]))
+        rec = dict(e.parse(e.source()), id=next(new_id))
         rec["rep_email"] = f" {rec['rep_email']} "
         e.add(
             e.row(rec),
@@ -262,7 +294,7 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
                 "rep_email: e-mail format", "warning",
             ),
         )  # fmt: skip
-    rec = dict(e.parse(e.source()), id=next(new_id["evt_"]), type=UNKNOWN_ACTIVITY_TYPE)
+    rec = dict(e.parse(e.source()), id=next(new_id), type=UNKNOWN_ACTIVITY_TYPE)
     e.add(
         e.row(rec),
         _gate(
@@ -272,9 +304,11 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     )  # fmt: skip
     summary[rel] = e.finish(manifest)
 
-    # ---------------------------------------------------------------- whole-file refusals
+
+def _refused_files(out: Path, summary: dict, rng, opp_cols: list, opp_sample: list, manifest: list) -> None:
+    """Whole files the loader must refuse: a CSV without its key column, and two that are not what they claim."""
     rel = f"crm/Opportunity/{EXTRA_BATCH}01.csv"
-    keep = [c for c in opp_header_cols if c != "Id"]
+    keep = [c for c in opp_cols if c != "Id"]
     body = _csv_line(keep) + "\n" + "".join(_csv_line([r[c] for c in keep]) + "\n" for r in opp_sample)
     (out / rel).write_text(body, encoding="utf-8")
     summary[rel] = len(opp_sample)
@@ -291,13 +325,17 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
     summary[rel] = 0
     manifest.append({"file": rel, "row": None, **_entry(None, "refuse_invalid_file", "refuse")})
 
-    # ---------------------------------------------------------------- tolerated quirks (the file loads fully)
+
+def _tolerated_files(
+    out: Path, summary: dict, contact_cols: list, contact_src: list, ids: _FreshIds, manifest: list
+) -> None:
+    """Files that load in full: BOM, CRLF, reordered and extra columns and a quoted newline; empty; header only."""
     rel = f"crm/Contact/{EXTRA_BATCH}04.csv"
     cols = list(reversed(contact_cols))
     cols.insert(3, "Legacy_Code__c")
     rows = []
     for k, src in enumerate(contact_src):
-        r = dict(src, Id=next(ct_ids), Legacy_Code__c=f"LC-{k + 1:04d}")
+        r = dict(src, Id=next(ids.contact), Legacy_Code__c=f"LC-{k + 1:04d}")
         if r["Email"]:
             r["Email"] = "legacy." + r["Email"]
         rows.append(r)
@@ -322,13 +360,7 @@ def inject(out: Path, summary: dict, seed: int) -> dict:
 
     rel = f"crm/Product2/{EXTRA_BATCH}06.csv"
     (out / rel).write_text(
-        "Id,Name,ProductCode,Family,IsActive,CreatedDate,SystemModstamp\n", encoding="utf-8"
+        _csv_line([f.name for f in object_for("crm", "Product2").fields]) + "\n", encoding="utf-8"
     )
     summary[rel] = 0
     manifest.append({"file": rel, "row": None, **_entry(None, "header_only", "load")})
-
-    keys = ("file", "row", "id", "defect", "expect", "field", "suite", "expectation", "severity")
-    lines = [_json_line({k: m[k] for k in keys if k in m}) for m in manifest]
-    (out / "dirty_manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary["dirty_manifest.jsonl"] = len(manifest)
-    return dict(sorted(summary.items()))

@@ -38,7 +38,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     w = Writer(out)
     try:
-        crm = _crm.build(scale, seed, lambda obj, table, spec: w.crm_object(obj, table, spec, QUARTER_CUTS))
+        crm = _crm.build(scale, seed, lambda obj, table: w.crm_object(obj, table, QUARTER_CUTS))
         _billing.build_and_write(w, crm, seed, scale, stripe_api_version)
         _activity.build_and_write(w, crm, seed, scale)
     finally:

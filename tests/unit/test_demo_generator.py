@@ -10,65 +10,49 @@ import re
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
+from ingestion.contract import ACTIVITY_OBJECTS, BILLING_OBJECTS, CRM_OBJECTS, object_for
+from ingestion.demo._billing.shape import select as billing_select
+from ingestion.demo._common import json_select
 from ingestion.demo._crm import STAGES
+from ingestion.demo._crm.common import versions
 from ingestion.demo.generator import generate
 from ingestion.sources import stripe_versions
 
 SCALE = 0.05
 
-# Field lists exactly as shared/contracts/sources.md states them (plus Stripe's `object`).
-CRM_FIELDS = {
-    "User": "Id Name Email IsActive ManagerId UserRoleId Title Department CreatedDate SystemModstamp",
-    "UserRole": "Id Name ParentRoleId",
-    "Account": "Id Name Type Industry BillingCountry NumberOfEmployees AnnualRevenue OwnerId ParentId Website "
-    "CreatedDate SystemModstamp IsDeleted",
-    "Contact": "Id AccountId FirstName LastName Email Title OwnerId CreatedDate SystemModstamp IsDeleted",
-    "Lead": "Id Company Email Status LeadSource OwnerId IsConverted ConvertedDate ConvertedAccountId "
-    "ConvertedContactId ConvertedOpportunityId CreatedDate SystemModstamp IsDeleted",
-    "Opportunity": "Id Name AccountId OwnerId StageName Amount Probability CloseDate IsClosed IsWon "
-    "ForecastCategoryName Type LeadSource CurrencyIsoCode CreatedDate LastModifiedDate "
-    "SystemModstamp IsDeleted",
-    "OpportunityHistory": "Id OpportunityId StageName Amount Probability CloseDate ForecastCategory CreatedDate "
-    "CreatedById SystemModstamp IsDeleted",
-    "OpportunityLineItem": "Id OpportunityId Product2Id Quantity UnitPrice TotalPrice ListPrice Discount "
-    "ServiceDate CreatedDate SystemModstamp IsDeleted",
-    "Product2": "Id Name ProductCode Family IsActive CreatedDate SystemModstamp",
-    "OpportunityStage": "Id MasterLabel SortOrder IsClosed IsWon DefaultProbability ForecastCategoryName IsActive",
-    "ForecastingQuota": "Id QuotaOwnerId StartDate QuotaAmount CurrencyIsoCode SystemModstamp",
-    "DatedConversionRate": "Id IsoCode ConversionRate StartDate NextStartDate",
+# The fields of every object, from the contract (ingestion/contract.py, shared/contracts/sources.md).
+CRM_FIELDS = {o.name: [f.name for f in o.fields] for o in CRM_OBJECTS}
+JSON_OBJECTS = {f"{o.source}/{o.name}": o for o in BILLING_OBJECTS + ACTIVITY_OBJECTS}
+# Top-level contract fields that only one Stripe shape has (sources.md, "Stripe API versions").
+ONLY_BEFORE_BASIL = {
+    "billing/subscriptions": {"discount"},
+    "billing/invoices": {"subscription"},
+    "billing/charges": {"invoice"},
 }
-JSON_FIELDS = {
-    "billing/customers": "id object created email name currency metadata deleted",
-    "billing/products": "id object name active created updated",
-    "billing/prices": "id object product currency unit_amount type recurring active created",
-    "billing/subscriptions": "id object customer status created start_date canceled_at ended_at cancel_at "
-    "trial_start trial_end currency items discount metadata",
-    "billing/invoices": "id object customer subscription status created period_start period_end currency subtotal "
-    "total amount_due amount_paid lines status_transitions",
-    "billing/charges": "id object customer invoice amount amount_refunded currency status paid refunded created",
-    "billing/refunds": "id object charge amount currency status reason created",
-    "activity/events": "id type direction occurred_at updated_at rep_email participant_emails crm_account_id "
-    "crm_opportunity_id duration_seconds outcome subject is_deleted",
+ONLY_FROM_BASIL = {
+    "billing/subscriptions": {"discounts"},
+    "billing/invoices": {"parent"},
+    "billing/charges": {"payment_intent"},
+    "billing/invoice_payments": {f.name for f in object_for("billing", "invoice_payments").fields},
 }
-# What moved from Stripe API version 2025-03-31.basil on (shared/contracts/sources.md, "Stripe API versions"): the
-# same objects, keyed as the current versions answer.
-BASIL_JSON_FIELDS = {
-    **JSON_FIELDS,
-    "billing/subscriptions": "id object customer status created start_date canceled_at ended_at cancel_at "
-    "trial_start trial_end currency items discounts metadata",
-    "billing/invoices": "id object customer parent status created period_start period_end currency subtotal "
-    "total amount_due amount_paid lines status_transitions",
-    "billing/charges": "id object customer amount amount_refunded currency status paid refunded created payment_intent",
-    "billing/invoice_payments": "id object amount_paid amount_requested created currency invoice payment status "
-    "status_transitions",
-}
+# Not written in either shape: the demo keeps a subscription's current period on its item (both shapes have
+# it there), not also at the top level as versions before basil did.
+NEVER_WRITTEN = {"billing/subscriptions": {"current_period_start", "current_period_end"}}
 VERSIONS = (stripe_versions.LAST_BEFORE_BASIL, stripe_versions.CURRENT)
 
 
-def json_fields(version: str) -> dict[str, str]:
-    return BASIL_JSON_FIELDS if stripe_versions.is_basil_or_later(version) else JSON_FIELDS
+def json_fields(version: str) -> dict[str, set[str]]:
+    """{folder: the contract's fields an object of that folder has in `version`'s shape}."""
+    other = ONLY_BEFORE_BASIL if stripe_versions.is_basil_or_later(version) else ONLY_FROM_BASIL
+    out = {}
+    for folder, obj in JSON_OBJECTS.items():
+        fields = {f.name for f in obj.fields} - other.get(folder, set()) - NEVER_WRITTEN.get(folder, set())
+        if fields:
+            out[folder] = fields
+    return out
 
 
 EXPECTED_DEFECTS = {
@@ -199,21 +183,98 @@ def test_every_crm_object_has_contract_header_and_rows(clean):
         assert len(files) >= 2 or obj == "OpportunityStage", f"{obj} has no delta batch"
         for f in files:
             with f.open(encoding="utf-8", newline="") as fh:
-                assert next(csv.reader(fh)) == fields.split(), f
+                assert next(csv.reader(fh)) == fields, f
         assert sum(sum(1 for _ in csv.reader(f.open(encoding="utf-8", newline=""))) - 1 for f in files) > 0
 
 
 def test_every_json_object_has_contract_keys_and_rows(clean, stripe_api_version):
     out, _ = clean
     con = duckdb.connect()
+    written = {p.parent.relative_to(out).as_posix() for p in out.glob("*/*/*.jsonl")}
+    assert written == set(json_fields(stripe_api_version))
     for folder, fields in json_fields(stripe_api_version).items():
         rows = con.execute(
             f"SELECT json_keys(json) AS k, count(*) FROM read_json_objects('{out}/{folder}/*.jsonl', "
             f"format='newline_delimited') GROUP BY k"
         ).fetchall()
         assert rows, folder
-        assert [r[0] for r in rows] == [fields.split()], folder
+        assert len(rows) == 1 and set(rows[0][0]) == fields, folder  # one key list, the contract's fields
         assert sum(r[1] for r in rows) > 0
+
+
+# What a delivered value of each contract type looks like (shared/contracts/sources.md).
+_CSV_VALUE = {
+    "str": lambda v: True,
+    "bool": lambda v: v in ("true", "false"),
+    "int": lambda v: re.fullmatch(r"-?\d+", v),
+    "decimal": lambda v: re.fullmatch(r"-?\d+(\.\d+)?", v),
+    "rate": lambda v: re.fullmatch(r"\d+\.\d+", v),
+    "date": lambda v: re.fullmatch(r"\d{4}-\d\d-\d\d", v),
+    "datetime": lambda v: re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", v),
+}
+_JSON_VALUE = {
+    "str": lambda v: isinstance(v, str),
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "unix": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1_500_000_000 < v < 1_800_000_000,
+    "datetime": lambda v: (
+        isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", v)
+    ),
+    "object": lambda v: isinstance(v, dict),
+    "list": lambda v: isinstance(v, dict) and v.get("object") == "list" and isinstance(v.get("data"), list),
+    "array": lambda v: isinstance(v, list),
+}
+
+
+def test_every_value_has_its_contract_type_and_required_fields_are_filled(clean):
+    """Checked with Python's own csv and json readers against the field types of ingestion/contract.py."""
+    out, _ = clean
+    bad = collections.Counter()
+    for obj in CRM_OBJECTS:
+        for f in sorted((out / "crm" / obj.name).glob("*.csv")):
+            with f.open(encoding="utf-8", newline="") as fh:
+                for rec in csv.DictReader(fh):
+                    for fld in obj.fields:
+                        v = rec[fld.name]
+                        if (v == "" and fld.required) or (v != "" and not _CSV_VALUE[fld.type](v)):
+                            bad[f"{obj.name}.{fld.name}"] += 1
+    for folder, obj in JSON_OBJECTS.items():
+        for f in sorted((out / folder).glob("*.jsonl")):
+            for line in f.read_text(encoding="utf-8").splitlines():
+                rec = json.loads(line)
+                for fld in obj.fields:
+                    v = rec.get(fld.name)
+                    if (v is None and fld.required) or (v is not None and not _JSON_VALUE[fld.type](v)):
+                        bad[f"{folder}.{fld.name}"] += 1
+    assert not bad, dict(bad)
+
+
+def test_columns_outside_the_contract_or_missing_ones_are_refused():
+    with pytest.raises(ValueError, match="ParentRoleId"):
+        versions(
+            "UserRole", {"Id": np.array(["a"]), "Name": np.array(["b"])}, np.zeros(1, int), np.zeros(1, int)
+        )
+    events = object_for("activity", "events")
+    with pytest.raises(ValueError, match="rep_email"):  # required, missing
+        json_select(events, {f.name: f.name for f in events.fields if f.name != "rep_email"})
+    with pytest.raises(ValueError, match="repEmail"):  # not a contract field
+        json_select(events, {**{f.name: f.name for f in events.fields}, "repEmail": "rep_email"})
+
+
+def test_stripe_keys_in_contract_order_except_stripes_own_layouts():
+    def keys(folder, names):
+        return [
+            part.rsplit(" AS ", 1)[1] for part in billing_select(folder, {n: n for n in names}).split(", ")
+        ]
+
+    contract = [f.name for f in object_for("billing", "invoices").fields]
+    basil = [n for n in contract if n != "subscription"]  # with `parent`, which the contract lists last
+    expected = [("parent" if n == "subscription" else n) for n in contract if n != "parent"]
+    assert keys("invoices", reversed(basil)) == expected  # `parent` stands where `subscription` stood
+    assert keys("invoices", [n for n in contract if n != "parent"]) == [n for n in contract if n != "parent"]
+    # an invoice payment: id and object first, then alphabetically, as Stripe lists it
+    inpay = [f.name for f in object_for("billing", "invoice_payments").fields if f.name != "object"]
+    assert keys("invoice_payments", inpay) == ["id", "object", *sorted(set(inpay) - {"id"})]
 
 
 def test_batch_names_sort_chronologically(clean):
@@ -669,11 +730,11 @@ def test_each_manifest_row_has_its_defect(dirty):
             obj = rel.split("/")[1]
             if kind == "reordered_columns":
                 assert (
-                    rows[0] != [c for c in rows[0] if c in CRM_FIELDS[obj].split()]
-                    or [c for c in rows[0] if c in CRM_FIELDS[obj].split()] != CRM_FIELDS[obj].split()
+                    rows[0] != [c for c in rows[0] if c in CRM_FIELDS[obj]]
+                    or [c for c in rows[0] if c in CRM_FIELDS[obj]] != CRM_FIELDS[obj]
                 )
             elif kind == "extra_column":
-                assert e["field"] in rows[0] and e["field"] not in CRM_FIELDS[obj].split()
+                assert e["field"] in rows[0] and e["field"] not in CRM_FIELDS[obj]
             else:
                 rec = dict(zip(rows[0], rows[e["row"]], strict=True))
                 assert "\n" in rec[e["field"]] and rec["Id"] == e["id"]

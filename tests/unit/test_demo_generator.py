@@ -39,8 +39,13 @@ ONLY_FROM_BASIL = {
     "billing/invoice_payments": {f.name for f in object_for("billing", "invoice_payments").fields},
 }
 # Not written in either shape: the demo keeps a subscription's current period on its item (both shapes have
-# it there), not also at the top level as versions before basil did.
-NEVER_WRITTEN = {"billing/subscriptions": {"current_period_start", "current_period_end"}}
+# it there), not also at the top level as versions before basil did; a live product or price carries no
+# `deleted` (Stripe sends it only in a deletion stub, which the demo does not write for them).
+NEVER_WRITTEN = {
+    "billing/subscriptions": {"current_period_start", "current_period_end"},
+    "billing/products": {"deleted"},
+    "billing/prices": {"deleted"},
+}
 VERSIONS = (stripe_versions.LAST_BEFORE_BASIL, stripe_versions.CURRENT)
 
 

@@ -9,3 +9,6 @@
 {% macro postgres__type_double() -%}
     double precision
 {%- endmacro %}
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}

@@ -47,8 +47,8 @@ subscription_terms as (
         {{ json_value_as('discount', '$.coupon.percent_off', 'decimal(38, 9)') }} as discount_percent_off,
         {{ json_value_as('discount', '$.coupon.amount_off', 'bigint') }} as discount_amount_off_minor,
         upper({{ json_text('discount', '$.coupon.currency') }}) as discount_currency,
-        {{ to_utc('to_timestamp(' ~ json_value_as('discount', '$.start', 'bigint') ~ ')') }} as discount_start_at,
-        {{ to_utc('to_timestamp(' ~ json_value_as('discount', '$.end', 'bigint') ~ ')') }} as discount_end_at
+        {{ epoch_to_utc(json_value_as('discount', '$.start', 'bigint')) }} as discount_start_at,
+        {{ epoch_to_utc(json_value_as('discount', '$.end', 'bigint')) }} as discount_end_at
     from subscriptions
     where status not in ('incomplete', 'incomplete_expired')
 ),

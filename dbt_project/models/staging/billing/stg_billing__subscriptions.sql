@@ -4,9 +4,9 @@ with source as (
 
 renamed as (
     select
-        cast(id as varchar) as subscription_id,
-        cast(customer as varchar) as customer_id,
-        cast(status as varchar) as status,
+        cast(id as {{ dbt.type_string() }}) as subscription_id,
+        cast(customer as {{ dbt.type_string() }}) as customer_id,
+        cast(status as {{ dbt.type_string() }}) as status,
         {{ to_utc('created') }} as created_at,
         {{ to_utc('start_date') }} as started_at,
         {{ to_utc('canceled_at') }} as canceled_at,
@@ -14,7 +14,7 @@ renamed as (
         {{ to_utc('cancel_at') }} as cancel_at,
         {{ to_utc('trial_start') }} as trial_started_at,
         {{ to_utc('trial_end') }} as trial_ended_at,
-        upper(cast(currency as varchar)) as currency,
+        upper(cast(currency as {{ dbt.type_string() }})) as currency,
         -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
         items,
         discount,

@@ -126,8 +126,11 @@ class LocalSparkServer:
             "spark.sql.warehouse.dir": str(home / "warehouse"),
             "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true",
             "spark.driver.memory": self.driver_memory,
-            # A few large tasks beat 200 tiny ones on 2 local cores (adaptive execution still coalesces).
-            "spark.sql.shuffle.partitions": "8",
+            # Local mode answers many small queries: a few tasks per stage (not 200), broadcast joins up to
+            # 64 MB instead of shuffles, adaptive execution to coalesce what remains.
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "4",
+            "spark.sql.autoBroadcastJoinThreshold": str(64 << 20),
             "spark.ui.enabled": "false",
             "spark.sql.adaptive.enabled": "true",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",

@@ -20,8 +20,8 @@ from typing import Any
 
 from pyhive.sqlalchemy_hive import HiveCompiler, HiveDialect, HiveExecutionContext
 from sqlalchemy import pool
-from sqlalchemy.engine import cursor as _cursor
 from sqlalchemy.dialects import postgresql, registry
+from sqlalchemy.engine import cursor as _cursor
 from sqlalchemy.engine.url import URL
 
 from ingestion.targets.spark import SESSION_CONF

@@ -172,7 +172,9 @@ class SparkSettings:
             lake = str(_path(lake) if env.get("SALESDW_LAKE_DIR", "").strip() else PROJECT_ROOT / lake)
         method = get("SALESDW_SPARK_METHOD").lower()
         if method not in SPARK_METHODS:
-            raise ValueError(f"SALESDW_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}, not {method!r}")
+            raise ValueError(
+                f"SALESDW_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}, not {method!r}"
+            )
         home = get("SALESDW_SPARK_HOME")
         port = get("SALESDW_SPARK_PORT")
         if not port.isdigit():

@@ -89,8 +89,9 @@ class LocalSparkServer:
     keeps two processes from starting two.
     """
 
-    def __init__(self, home: Path, driver_memory: str = "4g"):
+    def __init__(self, home: Path, port: int = 10000, driver_memory: str = "4g"):
         self.home = Path(home)
+        self.port = port  # fixed, so dbt's profile can name it before the server runs
         self.driver_memory = driver_memory
 
     @property
@@ -106,7 +107,7 @@ class LocalSparkServer:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        if _alive(state["pid"]) and _port_open("127.0.0.1", state["port"]):
+        if state["port"] == self.port and _alive(state["pid"]) and _port_open("127.0.0.1", state["port"]):
             return "127.0.0.1", int(state["port"])
         return None
 
@@ -152,9 +153,12 @@ class LocalSparkServer:
         ]  # fmt: skip
 
     def _start(self) -> tuple[str, int]:
-        with socket.socket() as s:  # a free port now; the server binds it within seconds
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = self.port
+        if _port_open("127.0.0.1", port):
+            raise SparkTargetError(
+                f"port {port} on 127.0.0.1 is taken by another program (not this local Spark server): "
+                "set SALESDW_SPARK_PORT to a free port"
+            )
         env = {**os.environ, "SPARK_HOME": str(spark_home()), "PYSPARK_PYTHON": sys.executable}
         env.pop("SPARK_CONF_DIR", None)
         with self.log_file.open("ab") as log:
@@ -175,11 +179,15 @@ class LocalSparkServer:
                     f"see {self.log_file} (is Java 17 installed? `java -version`)"
                 )
             if _port_open("127.0.0.1", port):
-                self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port, "started": time.time()}))
+                self.state_file.write_text(
+                    json.dumps({"pid": proc.pid, "port": port, "started": time.time()})
+                )
                 return "127.0.0.1", port
             time.sleep(1)
         os.killpg(proc.pid, signal.SIGKILL)
-        raise SparkTargetError(f"the local Spark Thrift Server did not answer within {SERVER_START_TIMEOUT}s; see {self.log_file}")
+        raise SparkTargetError(
+            f"the local Spark Thrift Server did not answer within {SERVER_START_TIMEOUT}s; see {self.log_file}"
+        )
 
     def stop(self) -> None:
         try:
@@ -218,19 +226,33 @@ class Endpoint:
 
     def masked(self) -> str:
         scheme = "https" if self.method == "http" else "thrift"
-        return f"spark {scheme}://{self.user}@{self.host}:{self.port}" + (f" (cluster {self.cluster})" if self.cluster else "")
+        return f"spark {scheme}://{self.user}@{self.host}:{self.port}" + (
+            f" (cluster {self.cluster})" if self.cluster else ""
+        )
 
 
-def endpoint(settings: SparkSettings, start: bool = True) -> Endpoint:
-    """The Thrift Server of these settings; the local one is started when ``start`` (else must be running)."""
+def local_server(settings: SparkSettings) -> LocalSparkServer | None:
+    """The local server of these settings (None when they name a cluster's Thrift Server)."""
+    if not settings.local:
+        return None
+    return LocalSparkServer(settings.home, settings.port, settings.driver_memory)
+
+
+def endpoint(settings: SparkSettings) -> Endpoint:
+    """The Thrift Server of these settings (the local one answers on 127.0.0.1:SALESDW_SPARK_PORT once started)."""
     if settings.local:
-        server = LocalSparkServer(settings.home, settings.driver_memory)
-        found = server.ensure() if start else server.running()
-        if found is None:
-            raise SparkTargetError(f"no local Spark Thrift Server is running for {settings.home}")
-        host, port = found
-        return Endpoint(host, port, "thrift", settings.user)
-    return Endpoint(settings.host, settings.port, settings.method, settings.user, settings.token, settings.cluster)
+        return Endpoint("127.0.0.1", settings.port, "thrift", settings.user)
+    return Endpoint(
+        settings.host, settings.port, settings.method, settings.user, settings.token, settings.cluster
+    )
+
+
+def ensure_running(settings: SparkSettings) -> Endpoint:
+    """The endpoint, after starting the local server if it is not running (a cluster's is assumed up)."""
+    server = local_server(settings)
+    if server is not None:
+        server.ensure()
+    return endpoint(settings)
 
 
 def connect(ep: Endpoint):
@@ -241,12 +263,16 @@ def connect(ep: Endpoint):
         if ep.method == "http":
             from thrift.transport import THttpClient
 
-            transport = THttpClient.THttpClient(f"https://{ep.host}:{ep.port}/sql/protocolv1/o/0/{ep.cluster}")
+            transport = THttpClient.THttpClient(
+                f"https://{ep.host}:{ep.port}/sql/protocolv1/o/0/{ep.cluster}"
+            )
             transport.setCustomHeaders({"Authorization": f"Bearer {ep.token}"})
             return hive.connect(thrift_transport=transport, configuration=SESSION_CONF)
         return hive.connect(host=ep.host, port=ep.port, username=ep.user, configuration=SESSION_CONF)
     except Exception as exc:
-        raise SparkTargetError(f"Cannot connect to {ep.masked()}: {type(exc).__name__}: {str(exc)[:300]}") from None
+        raise SparkTargetError(
+            f"Cannot connect to {ep.masked()}: {type(exc).__name__}: {str(exc)[:300]}"
+        ) from None
 
 
 @contextmanager
@@ -361,10 +387,14 @@ class ExportReport:
 
     def summary(self) -> str:
         changed = [t for t in self.tables if t.rows_written]
-        return f"wrote {self.rows_written} rows as Parquet into {len(changed)} of {len(self.tables)} lake tables"
+        return (
+            f"wrote {self.rows_written} rows as Parquet into {len(changed)} of {len(self.tables)} lake tables"
+        )
 
 
-def duck_tables(duck: duckdb.DuckDBPyConnection, objects: Iterable[SourceObject] | None = None) -> dict[str, list[tuple[str, str]]]:
+def duck_tables(
+    duck: duckdb.DuckDBPyConnection, objects: Iterable[SourceObject] | None = None
+) -> dict[str, list[tuple[str, str]]]:
     """raw/audit base tables of the DuckDB warehouse -> [(column, DuckDB type)] (raw limited to ``objects``)."""
     rows = duck.execute(
         "SELECT c.table_schema || '.' || c.table_name, c.column_name, c.data_type "
@@ -382,7 +412,9 @@ def duck_tables(duck: duckdb.DuckDBPyConnection, objects: Iterable[SourceObject]
     for table, cols in out.items():
         lowered = [c.lower() for c, _ in cols]
         if len(set(lowered)) != len(lowered):
-            raise SparkTargetError(f"{table} has columns that differ only in case; Spark resolves names case-insensitively")
+            raise SparkTargetError(
+                f"{table} has columns that differ only in case; Spark resolves names case-insensitively"
+            )
     return out
 
 
@@ -395,7 +427,9 @@ def _write_parquet(duck, filesystem, path: str, select_sql: str) -> int:
     filesystem.create_dir(folder, recursive=True)
     tmp = f"{folder}/.tmp-{uuid.uuid4().hex}.parquet"
     rows = 0
-    with pq.ParquetWriter(tmp, _plain_schema(reader.schema), filesystem=filesystem, compression="zstd") as writer:
+    with pq.ParquetWriter(
+        tmp, _plain_schema(reader.schema), filesystem=filesystem, compression="zstd"
+    ) as writer:
         for batch in reader:
             rows += batch.num_rows
             writer.write_batch(_plain_batch(batch))
@@ -430,7 +464,9 @@ def _lake_load_ids(filesystem, folder: str) -> set[str]:
         infos = filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
     except FileNotFoundError:
         return set()
-    return {i for i in (_load_id_of(f.base_name) for f in infos if f.type == fs.FileType.File) if i is not None}
+    return {
+        i for i in (_load_id_of(f.base_name) for f in infos if f.type == fs.FileType.File) if i is not None
+    }
 
 
 def _clear(filesystem, folder: str) -> None:
@@ -464,7 +500,9 @@ def export_raw(
         total = duck.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
         key = "_load_id" if schema == "raw" else APPEND_BY_LOAD_ID.get(qualified)
         if key is None:  # the load log: whole, replaced in one move
-            written = _write_parquet(duck, filesystem, f"{folder}/{_file_name('all')}", f"SELECT {cols} FROM {source}")
+            written = _write_parquet(
+                duck, filesystem, f"{folder}/{_file_name('all')}", f"SELECT {cols} FROM {source}"
+            )
             report.tables.append(TableExport(qualified, "full", written, total))
             continue
         duck_ids = {r[0] for r in duck.execute(f'SELECT DISTINCT "{key}" FROM {source}').fetchall()}
@@ -482,7 +520,9 @@ def export_raw(
                 f"{folder}/{_file_name(load_id)}",
                 f"SELECT {cols} FROM {source} WHERE \"{key}\" = '{load_id.replace(chr(39), chr(39) * 2)}'",
             )
-        report.tables.append(TableExport(qualified, mode if new or mode == "full" else "unchanged", written, total))
+        report.tables.append(
+            TableExport(qualified, mode if new or mode == "full" else "unchanged", written, total)
+        )
     return report
 
 
@@ -544,11 +584,15 @@ def register_raw(
         if existing is None:
             filesystem.create_dir(f"{base}/{schema}/{table}", recursive=True)
             cols = ", ".join(f"{ident(c)} {t}" for c, t in wanted)
-            cur.execute(f"CREATE TABLE {name} ({cols}) USING parquet LOCATION {literal(lake_uri(lake, schema, table))}")
+            cur.execute(
+                f"CREATE TABLE {name} ({cols}) USING parquet LOCATION {literal(lake_uri(lake, schema, table))}"
+            )
         else:
             added = [(c, t) for c, t in wanted if c.lower() not in {k.lower() for k in existing}]
             if added:
-                cur.execute(f"ALTER TABLE {name} ADD COLUMNS ({', '.join(f'{ident(c)} {t}' for c, t in added)})")
+                cur.execute(
+                    f"ALTER TABLE {name} ADD COLUMNS ({', '.join(f'{ident(c)} {t}' for c, t in added)})"
+                )
             cur.execute(f"REFRESH TABLE {name}")
     for obj in OBJECTS if objects is None else objects:
         if f"raw.{obj.table}" in tables:
@@ -638,7 +682,12 @@ def publish(
             )
             cur.execute(f"SELECT count(*) FROM {ident(source_schema)}.{ident(table)}")
             counts[table] = int(cur.fetchone()[0])
-    pointer = {"run_id": run_id, "version": version, "published_at": published_at.isoformat(), "tables": counts}
+    pointer = {
+        "run_id": run_id,
+        "version": version,
+        "published_at": published_at.isoformat(),
+        "tables": counts,
+    }
     write_serving_file(lake, serving_file, pointer)
     _write_pointer(lake, pointer)
     _prune_versions(lake, keep={version, *(p["version"] for p in [_read_pointer(lake)] if p)})
@@ -658,13 +707,15 @@ def write_serving_file(lake: str, serving_file: Path, pointer: dict) -> None:
         con.execute("CREATE SCHEMA marts")
         for table in pointer["tables"]:
             files = str(Path(lake).resolve() / PUBLISHED / pointer["version"] / table / "*.parquet")
-            con.execute(
-                f'CREATE VIEW marts."{table}" AS SELECT * FROM read_parquet({_duck_literal(files)})'
-            )
+            con.execute(f'CREATE VIEW marts."{table}" AS SELECT * FROM read_parquet({_duck_literal(files)})')
         con.execute("CREATE TABLE marts._published (run_id VARCHAR, published_at TIMESTAMPTZ, tables JSON)")
         con.execute(
             "INSERT INTO marts._published VALUES (?, ?, ?)",
-            [pointer["run_id"], datetime.fromisoformat(pointer["published_at"]), json.dumps(pointer["tables"], sort_keys=True)],
+            [
+                pointer["run_id"],
+                datetime.fromisoformat(pointer["published_at"]),
+                json.dumps(pointer["tables"], sort_keys=True),
+            ],
         )
     finally:
         con.close()

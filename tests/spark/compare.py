@@ -62,10 +62,14 @@ def assert_marts_equal(warehouse: Path, spark_folders: dict[str, Path], spark_ty
             dcols = duck_columns(duck, "marts", mart)
             rel = parquet_relation(folder)
             scols = [(r[0], r[1]) for r in duck.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
-            assert [c for c, _ in dcols] == [c for c, _ in scols], f"{mart}: columns differ: {dcols} vs {scols}"
+            assert [c for c, _ in dcols] == [c for c, _ in scols], (
+                f"{mart}: columns differ: {dcols} vs {scols}"
+            )
             assert [t for _, t in dcols] == [t for _, t in scols], f"{mart}: types differ: {dcols} vs {scols}"
             assert [(c, spark_type_for(t)) for c, t in dcols] == [tuple(x) for x in spark_types[mart]], mart
-            drows = Counter(tuple(map(norm, r)) for r in duck.execute(f'SELECT * FROM marts."{mart}"').fetchall())
+            drows = Counter(
+                tuple(map(norm, r)) for r in duck.execute(f'SELECT * FROM marts."{mart}"').fetchall()
+            )
             srows = Counter(tuple(map(norm, r)) for r in duck.execute(f"SELECT * FROM {rel}").fetchall())
             only_duck, only_spark = drows - srows, srows - drows
             assert not only_duck and not only_spark, (

@@ -469,11 +469,38 @@ def _lake_load_ids(filesystem, folder: str) -> set[str]:
     }
 
 
+def _lake_rows(filesystem, folder: str) -> int:
+    """Rows in a lake table's files, from their Parquet footers."""
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    infos = filesystem.get_file_info(fs.FileSelector(folder, allow_not_found=True))
+    total = 0
+    for info in infos:
+        if info.type == fs.FileType.File and _load_id_of(info.base_name) is not None:
+            with filesystem.open_input_file(info.path) as f:
+                total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
 def _clear(filesystem, folder: str) -> None:
     from pyarrow import fs
 
     if filesystem.get_file_info(folder).type != fs.FileType.NotFound:
         filesystem.delete_dir_contents(folder)
+
+
+def _write_loads(duck, filesystem, folder: str, cols: str, source: str, key: str, ids: list[str]) -> int:
+    """One Parquet file per load id of ``ids``; the rows written."""
+    return sum(
+        _write_parquet(
+            duck,
+            filesystem,
+            f"{folder}/{_file_name(i)}",
+            f"SELECT {cols} FROM {source} WHERE \"{key}\" = '{i.replace(chr(39), chr(39) * 2)}'",
+        )
+        for i in ids
+    )
 
 
 def export_raw(
@@ -512,14 +539,12 @@ def export_raw(
             mode, lake_ids = "full", set()
             _clear(filesystem, folder)
         new = sorted(duck_ids - lake_ids)
-        written = 0
-        for load_id in new:
-            written += _write_parquet(
-                duck,
-                filesystem,
-                f"{folder}/{_file_name(load_id)}",
-                f"SELECT {cols} FROM {source} WHERE \"{key}\" = '{load_id.replace(chr(39), chr(39) * 2)}'",
-            )
+        written = _write_loads(duck, filesystem, folder, cols, source, key, new)
+        if mode != "full" and _lake_rows(filesystem, folder) != total:
+            # rows added under a load id the lake already has (not something the loader does): rewrite all
+            _clear(filesystem, folder)
+            new = sorted(duck_ids)
+            mode, written = "full", _write_loads(duck, filesystem, folder, cols, source, key, new)
         report.tables.append(
             TableExport(qualified, mode if new or mode == "full" else "unchanged", written, total)
         )

@@ -49,8 +49,9 @@ class _BufferedExecutionContext(HiveExecutionContext):
         description = self.cursor.description
         if description is not None:
             rows = self.cursor.fetchall()
+            self.cursor.close()  # now, while the session is open (closing later would fail on a closed one)
             self.cursor_fetch_strategy = _cursor.FullyBufferedCursorFetchStrategy(
-                self.cursor, alternate_description=description, initial_buffer=rows
+                None, alternate_description=description, initial_buffer=rows
             )
 
 

@@ -135,8 +135,11 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory):
         "SALESDW_SPARK_PORT": str(settings.port),
         "SALESDW_SPARK_DRIVER_MEMORY": settings.driver_memory,
         "DBT_TARGET": "spark",
+        "DAGSTER_HOME": str(work / "dagster_home"),  # module-scoped: tests/conftest.py's isolation is per test
+        "SALESDW_DEMO": "0",
         **sp.dbt_env(sp.endpoint(settings)),
     }
+    (work / "dagster_home").mkdir()
     with pytest.MonkeyPatch.context() as mp:
         for name in MODEL_SETTINGS:
             mp.delenv(name, raising=False)
@@ -149,10 +152,14 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory):
         try:
             summary = run_pipeline(run_settings, say=lines.append)
             text = summary.render(run_settings) + "\n" + "\n".join(lines)
+            # the instance this run was recorded in (tests/conftest.py gives each test its own DAGSTER_HOME)
+            import dagster as dg
+
+            run = dg.DagsterInstance.get().get_run_by_id(summary.run_id)
             finished(duck, "DuckDB reference")
             # the run stopped the server it started; the comparisons below read Spark's catalog
             server.ensure()
-            yield {"summary": summary, "text": text, "settings": settings, "run_settings": run_settings,
+            yield {"summary": summary, "text": text, "run": run, "settings": settings, "run_settings": run_settings,
                    "reference": reference, "work": work}  # fmt: skip
         finally:
             server.stop()
@@ -167,7 +174,7 @@ def test_salesdw_run_with_the_spark_target_runs_through_dagster(spark_run):
     summary, text = spark_run["summary"], spark_run["text"]
     assert summary.exit_code == 0, text
     assert "job full_pipeline, target spark" in text and "published:" in text
-    run = dg.DagsterInstance.get().get_run_by_id(summary.run_id)
+    run = spark_run["run"]
     assert run.job_name == "full_pipeline" and run.status == dg.DagsterRunStatus.SUCCESS
     assert not summary.checks_failed and not summary.failures, text
     assert summary.checks_passed >= len(all_suites()) + len(OBJECTS), text

@@ -133,6 +133,7 @@ class LocalSparkServer:
             "spark.default.parallelism": "4",
             "spark.sql.autoBroadcastJoinThreshold": str(64 << 20),
             "spark.ui.enabled": "false",
+            "spark.log.level": "WARN",  # INFO logs every statement and metastore call: gigabytes a day
             "spark.sql.adaptive.enabled": "true",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
             **SESSION_CONF,

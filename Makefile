@@ -54,8 +54,12 @@ docs-generate: setup ## dbt docs' pages and catalog (dbt_project/target) from th
 docs: docs-generate ## dbt docs (lineage from sources to marts, every column described) on http://127.0.0.1:8080
 	cd dbt_project && SALESDW_WAREHOUSE=$(WAREHOUSE) $(BIN)/dbt docs serve --profiles-dir . --host 127.0.0.1 --port 8080 --no-browser
 
-bench: setup ## every stage vs its DuckDB floor, as ratios (SCALE=10 by default; SCALES=1,10,50 for several)
+bench: setup ## every stage vs its DuckDB floor, as ratios (SCALE=10 by default; SCALES=1,10,50 for several); TARGET=spark: transform on local Spark vs DuckDB (SCALES=1,10)
+ifeq ($(TARGET),spark)
+	$(BIN)/python -m benchmarks.spark --scales $${SCALES:-1,10}
+else
 	$(BIN)/python -m benchmarks.run $${SCALES:+--scales $$SCALES} --scale $${SCALE:-10}
+endif
 
 report: setup ## rebuild the data-quality report (data/reports/index.html)
 	$(BIN)/salesdw report

@@ -225,6 +225,8 @@ def _run_ge(
     into: dict[str, ExpectationValidationResult],
 ) -> dict[str, Any]:
     """Validate in an ephemeral GE context; fills ``into`` by expectation name, returns GE's run meta."""
+    if str(warehouse_path).startswith("spark+salesdw://"):
+        import expectations.engine_spark  # noqa: F401 - registers the scheme (the Spark target)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(

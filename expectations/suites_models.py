@@ -5,7 +5,8 @@ offending rows, an empty result is a pass. GE 1.24 substitutes ``{batch}`` as a 
 aliases the subquery itself only when the query has no JOIN; PostgreSQL (before 16) rejects a subquery in
 FROM without an alias. So in a query with a JOIN every ``{batch}`` carries an alias (``{batch} AS
 batch_rows``), in one without it never does (that would alias GE's alias); `rows` enforces this. The SQL is
-otherwise kept to what DuckDB and PostgreSQL both accept (``INTERVAL '1 month'``, ``timezone('UTC', ts)``).
+otherwise kept to what DuckDB, PostgreSQL and Spark all accept (``INTERVAL '1 month'``); every engine's
+session runs in UTC, so ``CAST(ts AS DATE)`` is the UTC date everywhere.
 
 staging / intermediate (gates of the ``dbt_marts`` step): every reference a mart joins on resolves, joins
 do not fan out, and every amount in a foreign currency has a DatedConversionRate for its date. Critical
@@ -597,7 +598,7 @@ def bookings_billing() -> Suite:
                   AND (i.id IS NULL
                        OR i.status IN ('draft', 'void') OR NOT (i.total > 0)
                        OR i.customer IS DISTINCT FROM report.billing_customer_id
-                       OR CAST(timezone('UTC', i.created) AS DATE) IS DISTINCT FROM report.first_invoice_date)
+                       OR CAST(i.created AS DATE) IS DISTINCT FROM report.first_invoice_date)
                 """,
                 "critical",
                 "Each deal's first invoice is an invoice delivered by billing that bills money (not draft or "

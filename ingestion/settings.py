@@ -103,7 +103,8 @@ VARIABLES.update(
     {
         "SALESDW_TARGET": (
             "duckdb",
-            "'duckdb' (embedded, default) or 'postgres' (raw, dbt, gates and marts in Postgres)",
+            "'duckdb' (embedded, default), 'postgres' (raw, dbt, gates and marts in Postgres) or 'spark' "
+            "(raw and marts as Parquet in SALESDW_LAKE_DIR, dbt and gates on Spark)",
         ),
         "SALESDW_POSTGRES_DSN": (
             "",
@@ -113,8 +114,93 @@ VARIABLES.update(
             "",
             "where BI reads the published marts (empty: database <warehouse>_marts)",
         ),
+        # SALESDW_TARGET=spark (docs/targets.md, ingestion/targets/spark.py)
+        "SALESDW_LAKE_DIR": (
+            "data/lake",
+            "Spark target: where raw, audit and the published marts are written as Parquet "
+            "(a local path, or an s3://, gs:// or abfss:// URL the cluster reads)",
+        ),
+        "SALESDW_SPARK_HOST": (
+            "",
+            "Spark target: host of the cluster's Spark Thrift Server (empty: salesdw starts a local one)",
+        ),
+        "SALESDW_SPARK_PORT": ("10000", "Spark target: Thrift Server port (HTTP method: 443)"),
+        "SALESDW_SPARK_METHOD": (
+            "thrift",
+            "Spark target: dbt-spark connection method, 'thrift' or 'http' (Databricks / HTTP transport)",
+        ),
+        "SALESDW_SPARK_USER": ("salesdw", "Spark target: user name sent to the Thrift Server"),
+        "SALESDW_SPARK_TOKEN": ("", "Spark target: access token for the 'http' method (secret)"),
+        "SALESDW_SPARK_CLUSTER": ("", "Spark target: cluster id for the 'http' method (Databricks)"),
+        "SALESDW_SPARK_HOME": (
+            "data/spark",
+            "Spark target, local server: its metastore, warehouse directory, logs and state",
+        ),
+        "SALESDW_SPARK_DRIVER_MEMORY": ("4g", "Spark target, local server: JVM heap of the local Spark"),
     }
 )
+
+SPARK_METHODS = ("thrift", "http")
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where the Spark target's lake, server and credentials are. The token is kept out of repr."""
+
+    lake_dir: str  # a local absolute path or an object-store URL
+    host: str | None  # None: a local Thrift Server started from the pyspark wheel
+    port: int
+    method: str
+    user: str
+    token: str = field(repr=False)
+    cluster: str
+    home: Path
+    driver_memory: str
+
+    @property
+    def local(self) -> bool:
+        return self.host is None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> SparkSettings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            value = (env.get(name) or "").strip()
+            return value or VARIABLES[name][0]
+
+        lake = get("SALESDW_LAKE_DIR")
+        if "://" not in lake:
+            lake = str(_path(lake) if env.get("SALESDW_LAKE_DIR", "").strip() else PROJECT_ROOT / lake)
+        method = get("SALESDW_SPARK_METHOD").lower()
+        if method not in SPARK_METHODS:
+            raise ValueError(
+                f"SALESDW_SPARK_METHOD must be one of {', '.join(SPARK_METHODS)}, not {method!r}"
+            )
+        home = get("SALESDW_SPARK_HOME")
+        port = get("SALESDW_SPARK_PORT")
+        if not port.isdigit():
+            raise ValueError(f"SALESDW_SPARK_PORT must be a port number, not {port!r}")
+        host = get("SALESDW_SPARK_HOST") or None
+        if host is None and "://" in lake:
+            raise ValueError(
+                "SALESDW_LAKE_DIR is an object-store URL, which the local Spark cannot reach without the "
+                "cluster's connector jars: set SALESDW_SPARK_HOST to the cluster's Thrift Server"
+            )
+        return cls(
+            lake_dir=lake.rstrip("/"),
+            host=host,
+            port=int(port),
+            method=method,
+            user=get("SALESDW_SPARK_USER"),
+            token=(env.get("SALESDW_SPARK_TOKEN") or "").strip(),
+            cluster=get("SALESDW_SPARK_CLUSTER"),
+            home=_path(home) if env.get("SALESDW_SPARK_HOME", "").strip() else PROJECT_ROOT / home,
+            driver_memory=get("SALESDW_SPARK_DRIVER_MEMORY"),
+        )
+
+
+TARGETS = ("duckdb", "postgres", "spark")
 
 
 @dataclass(frozen=True)
@@ -122,20 +208,22 @@ class TargetSettings:
     target: str
     postgres_dsn: str | None
     postgres_marts_dsn: str | None
+    spark: SparkSettings | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> TargetSettings:
         env = os.environ if env is None else env
         target = (env.get("SALESDW_TARGET") or "duckdb").strip().lower()
-        if target not in ("duckdb", "postgres"):
-            raise ValueError(f"SALESDW_TARGET must be 'duckdb' or 'postgres', not {target!r}")
+        if target not in TARGETS:
+            raise ValueError(f"SALESDW_TARGET must be one of {', '.join(TARGETS)}, not {target!r}")
         dsn = env.get("SALESDW_POSTGRES_DSN") or None
         if target == "postgres" and not dsn:
             raise ValueError(
                 "SALESDW_TARGET=postgres needs SALESDW_POSTGRES_DSN, e.g. "
                 "postgresql://salesdw:<password>@127.0.0.1:5432/salesdw"
             )
-        return cls(target, dsn, env.get("SALESDW_POSTGRES_MARTS_DSN") or None)
+        spark = SparkSettings.from_env(env) if target == "spark" else None
+        return cls(target, dsn, env.get("SALESDW_POSTGRES_MARTS_DSN") or None, spark)
 
 
 # API and database connectors (ingestion/sources/). Kept apart from Settings so that a warehouse-only setup

@@ -124,6 +124,9 @@ class RunSummary:
     postgres: str | None = None
     postgres_serving: str | None = None
     rows_replicated: int = 0
+    # TEMPORARY (h/spark): SALESDW_TARGET=spark, (label, where) lines from Target.describe()
+    spark: list[tuple[str, str]] | None = None
+    spark_serving: str | None = None
 
     @property
     def checks_passed(self) -> int:
@@ -164,6 +167,8 @@ class RunSummary:
             lines.append(
                 f"replicated {self.rows_replicated:,} rows into the Postgres raw layer ({self.postgres})"
             )
+        if self.spark:
+            lines.append(f"wrote {self.rows_replicated:,} rows as Parquet into the lake's raw layer")
         lines.append("")
         if self.verdict:
             lines.append(f"verdict: {self.verdict['headline']} ({self.verdict['counts_line']})")
@@ -181,7 +186,7 @@ class RunSummary:
             lines += [f"  {m}" for m in self.ignored]
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
-        serving = self.postgres_serving or settings.marts
+        serving = self.postgres_serving or self.spark_serving or settings.marts
         if self.published and self.serving:
             lines.append(
                 f"published:   {serving} (schema marts, {len(self.serving['tables'])} tables, read-only"
@@ -198,11 +203,13 @@ class RunSummary:
             lines.append(f"NOT PUBLISHED: nothing has been published to {serving} yet.")
         if self.report:
             lines.append(f"report:      {self.report}")
-        elif self.postgres:
+        elif self.postgres or self.spark:
             lines.append(
                 f"report:      none (the data-quality report reads DuckDB only); gate results: {settings.report_dir}"
             )
-        if self.postgres:
+        if self.spark:
+            lines += [f"{label + ':':<13}{where}" for label, where in self.spark]
+        elif self.postgres:
             lines.append(f"warehouse:   {self.postgres} (raw replica, staging, intermediate, marts)")
             lines.append(
                 f"loads:       {settings.warehouse} (DuckDB landing and validation engine, raw gates)"
@@ -258,6 +265,16 @@ def _postgres_outcome(summary: RunSummary, target: TargetSettings, result, say) 
     say("the data-quality report is built for the DuckDB target only; the gate results are saved as JSON")
 
 
+def _spark_outcome(summary: RunSummary, target, result) -> None:
+    """TEMPORARY (h/spark): the Spark side of the summary: rows written to the lake, what is published."""
+    summary.spark, summary.spark_serving = target.describe(), target.serving_location
+    for ev in result.get_asset_materialization_events():
+        written = ev.materialization.metadata.get("rows_replicated")
+        if written is not None:
+            summary.rows_replicated += int(written.value)
+    summary.serving = target.published_info()
+
+
 def _current_rows_counted(result) -> dict[str, int]:
     """raw table -> `current_rows` of its materialisation in this run (orchestration/defs/raw/assets.py)."""
     counted = {}
@@ -294,13 +311,18 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     started = time.perf_counter()
     say(
         "running the pipeline through Dagster (job full_pipeline"
-        + (", target postgres)…" if target.target == "postgres" else ")…")
+        + (f", target {target.target})…" if target.target != "duckdb" else ")…")
     )
     instance = dagster_instance()
     release_dead_runs(instance, say)
-    from orchestration.sqlite_events import faster_event_storage
+    from contextlib import nullcontext
 
-    with faster_event_storage(Path(os.environ["DAGSTER_HOME"])):
+    from orchestration.sqlite_events import faster_event_storage
+    from orchestration.targets import target_for
+
+    # TEMPORARY (h/spark): Target.session() around the run (Spark stops the local server the run started)
+    session = target_for(settings, target).session() if target.target == "spark" else nullcontext()
+    with session, faster_event_storage(Path(os.environ["DAGSTER_HOME"])):
         result = job.execute_in_process(
             run_config={"loggers": {"progress": {}}},
             instance=instance,
@@ -316,7 +338,10 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     summary.published = any(
         e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
     )
-    if target.target == "postgres":
+    if target.target == "spark":  # TEMPORARY (h/spark)
+        _spark_outcome(summary, target_for(settings, target), result)
+        summary.verdict = report_verdict(settings, result.run_id, say, html=False)[1]
+    elif target.target == "postgres":
         _postgres_outcome(summary, target, result, say)
         summary.verdict = report_verdict(settings, result.run_id, say, html=False)[1]
     else:

@@ -21,7 +21,7 @@
 {#- One row per key: a hash over its rows (order_by must be unique within a key). -#}
 {% macro entity_fingerprints(relation, key, columns, order_by, where='true') -%}
     select
-        cast({{ key }} as varchar) as entity_key,
+        cast({{ key }} as {{ dbt.type_string() }}) as entity_key,
         {{ entity_fingerprint_agg(columns, order_by) }} as fingerprint
     from {{ relation }}
     where {{ where }}
@@ -37,7 +37,7 @@
 {% macro default__entity_fingerprint_agg(columns, order_by) -%}
     md5(string_agg(
         {%- for c in columns %}
-        coalesce(cast(length(cast({{ c }} as varchar)) as varchar) || ':' || cast({{ c }} as varchar), '-')
+        coalesce(cast(length(cast({{ c }} as {{ dbt.type_string() }})) as {{ dbt.type_string() }}) || ':' || cast({{ c }} as {{ dbt.type_string() }}), '-')
         {{- " || ',' ||" if not loop.last else " || ';'" }}
         {%- endfor %},
         '' order by {{ order_by }}
@@ -49,10 +49,24 @@
     the old ones' (odds ~2^-64); a DuckDB upgrade that changes hash() makes every key look changed, which only
     costs one full rebuild. -#}
 {% macro duckdb__entity_fingerprint_agg(columns, order_by) -%}
-    cast(count(*) as varchar) || ':' || cast(sum({{ row_fingerprint(columns) }}) as varchar)
+    cast(count(*) as {{ dbt.type_string() }}) || ':' || cast(sum({{ row_fingerprint(columns) }}) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{#- Spark: the row count and the exact sum of the rows' xxhash64 fingerprints, independent of order. -#}
+{% macro spark__entity_fingerprint_agg(columns, order_by) -%}
+    cast(count(*) as string) || ':' || cast(sum(cast({{ row_fingerprint(columns) }} as decimal(20, 0))) as string)
 {%- endmacro %}
 
 {% macro _changed_entities_exists(relation) -%}
+    {{ return(adapter.dispatch('relation_exists', 'salesdw')(relation)) }}
+{%- endmacro %}
+
+{% macro spark__relation_exists(relation) -%}
+    {%- set found = run_query("show tables in " ~ relation.schema ~ " like '" ~ relation.identifier ~ "'") -%}
+    {{ return(found | length > 0) }}
+{%- endmacro %}
+
+{% macro default__relation_exists(relation) -%}
     {%- set found = run_query(
         "select count(*) from information_schema.tables where table_schema = '" ~ relation.schema
         ~ "' and table_name = '" ~ relation.identifier ~ "'") -%}
@@ -84,7 +98,7 @@
             {%- else -%}
                 {%- do run_query(
                     'create table ' ~ changed ~ ' as
-                    select entity_key, cast(null as varchar) as previous_fingerprint, fingerprint from ' ~ fresh) -%}
+                    select entity_key, cast(null as ' ~ dbt.type_string() ~ ') as previous_fingerprint, fingerprint from ' ~ fresh) -%}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
@@ -101,9 +115,20 @@
         {%- if not keep -%}
             {%- do run_query('drop table if exists ' ~ fresh) -%}
         {%- elif _changed_entities_exists(fresh) -%}
-            {%- do run_query('alter table ' ~ fresh ~ ' rename to ' ~ adapter.quote(store.identifier)) -%}
+            {%- do run_query(rename_table_sql(fresh, store)) -%}
         {%- else -%}
             {%- do run_query('create table ' ~ store ~ ' as ' ~ fingerprints_sql) -%}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- `alter table ... rename to`: Postgres and DuckDB take the bare new name, Spark the qualified one. -#}
+{% macro rename_table_sql(relation, new_relation) -%}
+    {{ return(adapter.dispatch('rename_table_sql', 'salesdw')(relation, new_relation)) }}
+{%- endmacro %}
+{% macro default__rename_table_sql(relation, new_relation) -%}
+    {{ return('alter table ' ~ relation ~ ' rename to ' ~ adapter.quote(new_relation.identifier)) }}
+{%- endmacro %}
+{% macro spark__rename_table_sql(relation, new_relation) -%}
+    {{ return('alter table ' ~ relation ~ ' rename to ' ~ new_relation) }}
 {%- endmacro %}

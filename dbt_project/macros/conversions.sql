@@ -2,7 +2,27 @@
 
 {#- A timestamp with zone -> the naive UTC timestamp every *_at column carries. -#}
 {% macro to_utc(column) -%}
+    {{ return(adapter.dispatch('to_utc', 'salesdw')(column)) }}
+{%- endmacro %}
+{% macro default__to_utc(column) -%}
     cast(({{ column }} at time zone 'UTC') as timestamp)
+{%- endmacro %}
+{#- Spark: `timestamp` is the naive type (spark.sql.timestampType=TIMESTAMP_NTZ) and the session zone is UTC, so
+    the cast from an instant gives its UTC wall time. -#}
+{% macro spark__to_utc(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}
+
+{#- Unix seconds (Stripe's timestamps) -> the naive UTC timestamp. -#}
+{% macro epoch_to_utc(seconds) -%}
+    {{ return(adapter.dispatch('epoch_to_utc', 'salesdw')(seconds)) }}
+{%- endmacro %}
+{% macro default__epoch_to_utc(seconds) -%}
+    {{ to_utc('to_timestamp(' ~ seconds ~ ')') }}
+{%- endmacro %}
+{#- to_timestamp(number) is null when `timestamp` means TIMESTAMP_NTZ; timestamp_seconds gives the instant. -#}
+{% macro spark__epoch_to_utc(seconds) -%}
+    cast(timestamp_seconds({{ seconds }}) as timestamp)
 {%- endmacro %}
 
 {#- Digits after the decimal point of a currency's major unit, as Stripe counts them.
@@ -38,8 +58,20 @@
 {% macro to_corporate(amount, currency, rate) -%}
     {{ money(
         "case when " ~ currency ~ " = " ~ corporate_currency() ~ " then " ~ amount
-        ~ " else " ~ amount ~ " / nullif(" ~ rate ~ ", 0) end"
+        ~ " else " ~ decimal_quotient(amount, "nullif(" ~ rate ~ ", 0)") ~ " end"
     ) }}
+{%- endmacro %}
+
+{#- a / b for decimals, computed as DuckDB computes it: in DOUBLE (Postgres' exact numeric quotient rounds to the
+    same money). Spark divides decimals exactly to 6 places, which can round differently: cast first. -#}
+{% macro decimal_quotient(a, b) -%}
+    {{ return(adapter.dispatch('decimal_quotient', 'salesdw')(a, b)) }}
+{%- endmacro %}
+{% macro default__decimal_quotient(a, b) -%}
+    {{ a }} / {{ b }}
+{%- endmacro %}
+{% macro spark__decimal_quotient(a, b) -%}
+    cast({{ a }} as double) / cast({{ b }} as double)
 {%- endmacro %}
 
 {% macro safe_divide(numerator, denominator) -%}
@@ -48,6 +80,20 @@
 
 {#- Lower-cased registrable part of a URL or e-mail domain: 'https://www.Acme.com/about' -> 'acme.com'. -#}
 {% macro url_domain(url) -%}
+    {{ return(adapter.dispatch('url_domain', 'salesdw')(url)) }}
+{%- endmacro %}
+{#- Spark: regexp_replace replaces every match (its 4th argument is a position, not flags), and string literals
+    read backslash escapes, so the pattern's backslash is doubled. -#}
+{% macro spark__url_domain(url) -%}
+    nullif(
+        regexp_replace(
+            regexp_replace(lower(trim({{ url }})), '^[a-z]+://', ''),
+            '^www\\.|[/:?#].*$', ''
+        ),
+        ''
+    )
+{%- endmacro %}
+{% macro default__url_domain(url) -%}
     nullif(
         regexp_replace(
             regexp_replace(lower(trim({{ url }})), '^[a-z]+://', ''),
@@ -75,8 +121,9 @@
 {#- DuckDB's `/` returns DOUBLE for decimals and integers alike; the cast gives Postgres the same arithmetic
     (a no-op on DuckDB), so both targets produce the same amounts. -#}
 {% macro to_monthly(amount, interval, interval_count) -%}
-    cast(({{ amount }}
-        * case lower({{ interval }}) when 'day' then 365 when 'week' then 52 when 'month' then 1 when 'year' then 1 end
-        / (case lower({{ interval }}) when 'day' then 12 when 'week' then 12 when 'month' then 1 when 'year' then 12 end
-            * coalesce(nullif({{ interval_count }}, 0), 1))) as {{ type_double() }})
+    {%- set per_interval = "(" ~ amount ~ ") * case lower(" ~ interval ~ ") when 'day' then 365 when 'week' then 52"
+        ~ " when 'month' then 1 when 'year' then 1 end" -%}
+    {%- set months = "(case lower(" ~ interval ~ ") when 'day' then 12 when 'week' then 12 when 'month' then 1"
+        ~ " when 'year' then 12 end * coalesce(nullif(" ~ interval_count ~ ", 0), 1))" -%}
+    cast(({{ decimal_quotient(per_interval, months) }}) as {{ type_double() }})
 {%- endmacro %}

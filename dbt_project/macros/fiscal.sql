@@ -21,7 +21,7 @@
 
 {#- 'FY2025-Q1' -#}
 {% macro fiscal_quarter_label(date_expr) -%}
-    ('FY' || cast({{ fiscal_year(date_expr) }} as varchar) || '-Q' || cast({{ fiscal_quarter_number(date_expr) }} as varchar))
+    ('FY' || cast({{ fiscal_year(date_expr) }} as {{ dbt.type_string() }}) || '-Q' || cast({{ fiscal_quarter_number(date_expr) }} as {{ dbt.type_string() }}))
 {%- endmacro %}
 
 {% macro fiscal_quarter_start(date_expr) -%}

@@ -92,7 +92,7 @@ crm_opportunities as (
     {%- if not execute -%}
         {{ return('false') }}
     {%- endif -%}
-    {%- set result = run_query('select cast(ids.id as varchar) from (' ~ ids_query ~ ') as ids(id) limit '
+    {%- set result = run_query('select cast(ids.id as ' ~ dbt.type_string() ~ ') from (' ~ ids_query ~ ') as ids(id) limit '
         ~ (max_inline + 1)) -%}
     {%- set ids = result.columns[0].values() -%}
     {%- if ids | length == 0 -%}
@@ -102,7 +102,7 @@ crm_opportunities as (
     {%- endif -%}
     {%- set quoted = [] -%}
     {%- for id in ids if id is not none -%}
-        {%- do quoted.append("'" ~ (id | replace("'", "''")) ~ "'") -%}
+        {%- do quoted.append(string_literal(id)) -%}
     {%- endfor -%}
     {%- if not quoted -%}
         {{ return('false') }}

@@ -9,9 +9,7 @@
             {{ as_of_date() }}
         ) as measured_on
     from {{ bounds }}
-    cross join generate_series(
-        cast({{ bounds }}.{{ first_month }} as timestamp),
-        cast({{ as_of_date() }} as timestamp),
-        interval '1 month'
-    ) as series (generate_series)
+    {{ series_join(
+        'cast(' ~ bounds ~ '.' ~ first_month ~ ' as timestamp)', 'cast(' ~ as_of_date() ~ ' as timestamp)', '1 month'
+    ) }}
 {% endmacro %}

@@ -37,7 +37,7 @@
     does its own deleting then). -#}
 {% macro clear_partition_window(column, without_window=true) -%}
     {%- if is_incremental() and (without_window or partition_window() is not none) -%}
-        delete from {{ this }} where {{ in_partition_window(column) }}
+        {{ delete_from(this, in_partition_window(column)) }}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -35,10 +35,10 @@
     union all
     select
         '~settings',
-        'fiscal_year_start_month={{ fiscal_year_start_month() }};calendar_start=' || cast(min(date_day) as varchar)
+        'fiscal_year_start_month={{ fiscal_year_start_month() }};calendar_start=' || cast(min(date_day) as {{ dbt.type_string() }})
     from {{ calendar }}
     union all
-    select '~as_of_date', cast(max(case when is_as_of_date then date_day end) as varchar)
+    select '~as_of_date', cast(max(case when is_as_of_date then date_day end) as {{ dbt.type_string() }})
     from {{ calendar }}
 {%- endmacro %}
 
@@ -54,12 +54,14 @@
 {#- Pre-hook of a delta run: the rows of changed or gone opportunities and of days after the new as-of date go. -#}
 {% macro pipeline_snapshot_delete_changed() -%}
     {%- if pipeline_snapshot_is_delta_run() -%}
-        delete from {{ this }}
-        where {{ pipeline_snapshot_rebuild_all() }}
+        {%- set predicate -%}
+            {{ pipeline_snapshot_rebuild_all() }}
             or snapshot_date > coalesce(
                 (select max(date_day) from {{ changed_entities_relation('calendar') }} where is_as_of_date),
                 cast('0001-01-01' as date)
             )
             or opportunity_id in (select entity_key from {{ changed_entities_relation('changed') }})
+        {%- endset -%}
+        {{ delete_from(this, predicate) }}
     {%- endif -%}
 {%- endmacro %}

@@ -6,7 +6,7 @@
 {# invoice -> its subscription: `subscription` before basil, `parent.subscription_details.subscription` from it. #}
 {% macro stripe_invoice_subscription(invoice_subscription='subscription', invoice_parent='parent') -%}
     coalesce(
-        cast({{ invoice_subscription }} as varchar),
+        cast({{ invoice_subscription }} as {{ dbt.type_string() }}),
         {{ json_text(invoice_parent, '$.subscription_details.subscription') }}
     )
 {%- endmacro %}
@@ -55,7 +55,7 @@
 {% macro stripe_subscription_current_period(bound) -%}
     coalesce(
         {{ to_utc('current_period_' ~ bound) }},
-        {{ to_utc('to_timestamp(' ~ json_value_as('items', '$.data[0].current_period_' ~ bound, 'bigint') ~ ')') }}
+        {{ epoch_to_utc(json_value_as('items', '$.data[0].current_period_' ~ bound, 'bigint')) }}
     )
 {%- endmacro %}
 

@@ -96,7 +96,9 @@ def dbt_env(dsn: str) -> dict[str, str]:
 def sqlalchemy_url(dsn: str) -> str:
     """The DSN as a SQLAlchemy URL (psycopg2 driver), for Great Expectations."""
     p = dsn_parts(dsn)
-    return with_database(dsn, p.get("dbname", "")).replace("postgresql://", "postgresql+psycopg2://", 1)
+    url = with_database(dsn, p.get("dbname", "")).replace("postgresql://", "postgresql+psycopg2://", 1)
+    # Sessions in UTC (as connect() and dbt's PGTZ): a suite's CAST(ts AS DATE) is the UTC date.
+    return url + "?options=-c%20TimeZone%3DUTC"
 
 
 def connect(dsn: str):

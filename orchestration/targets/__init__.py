@@ -10,6 +10,10 @@ __all__ = ["PublishOutcome", "Target", "target_for"]
 
 def target_for(settings: Settings, target: TargetSettings) -> Target:
     """The target SALESDW_TARGET names, built from the settings of this entry point."""
+    if target.target == "spark":
+        from orchestration.targets.spark import SparkTarget
+
+        return SparkTarget(settings.warehouse, settings.marts, target.spark)
     if target.target == "postgres":
         from orchestration.targets.postgres import PostgresTarget
 

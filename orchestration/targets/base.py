@@ -9,7 +9,8 @@ never ask which target runs (CONVENTIONS.md, point 9).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +35,18 @@ class Target(ABC):
 
     name: ClassVar[str]  # the SALESDW_TARGET value
     dbt_target: ClassVar[str | None] = None  # profiles.yml output; None: the profile's default (DuckDB)
+
+    # --- a run ----------------------------------------------------------------------------------------
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Around one `salesdw run`: what the target must hold up for its steps and release afterwards
+        (Spark: a local Thrift Server the run started). Nothing for DuckDB and Postgres."""
+        yield
+
+    def ensure_running(self) -> Any:
+        """Before a step that talks to the warehouse (a dbt step): start what it needs (Spark's local
+        Thrift Server); a no-op for the others."""
+        return None
 
     # --- dbt ------------------------------------------------------------------------------------------
     def dbt_env(self) -> dict[str, str]:

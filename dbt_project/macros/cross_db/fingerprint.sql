@@ -8,6 +8,13 @@
 {% macro default__row_fingerprint(expressions) -%}
     hash({{ expressions | join(', ') }})
 {%- endmacro %}
+{#- Spark: xxhash64 skips nulls, so each value is followed by whether it is null: (null, 'x') and ('x', null)
+    differ, and null differs from ''. -#}
+{% macro spark__row_fingerprint(expressions) -%}
+    xxhash64(
+    {%- for e in expressions %}{{ e }}, {{ e }} is null{{ ", " if not loop.last }}{% endfor -%}
+    )
+{%- endmacro %}
 {% macro postgres__row_fingerprint(expressions) -%}
     md5(cast(row({{ expressions | join(', ') }}) as text))
 {%- endmacro %}

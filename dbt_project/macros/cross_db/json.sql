@@ -56,6 +56,10 @@
 {% macro postgres__json_list_length(obj) -%}
     case when jsonb_typeof({{ obj }}) = 'array' then jsonb_array_length({{ obj }}) end
 {%- endmacro %}
+{#- Spark: null for anything that is not a JSON array. -#}
+{% macro spark__json_list_length(obj) -%}
+    json_array_length({{ obj }})
+{%- endmacro %}
 
 {#- Select-list expression: one row per element of the JSON array at `path` (none for null or missing). -#}
 {% macro json_array_elements(obj, path) -%}
@@ -95,4 +99,29 @@
     cross join lateral jsonb_array_elements_text(
         case when jsonb_typeof(src.{{ array_column }}) = 'array' then src.{{ array_column }} end
     ) with ordinality as elements(value, ordinality)
+{%- endmacro %}
+
+{#- Spark: raw JSON columns are JSON text. get_json_object reads a scalar (a string without its quotes, an object
+    or array as JSON text); the JSON type of a value comes from the VARIANT functions (Spark 4), which tell a
+    string from an object exactly; arrays are read with from_json(..., 'array<string>'), which keeps each
+    element's JSON text (a string element without its quotes). -#}
+{% macro spark__json_text(obj, path) -%}
+    get_json_object({{ obj }}, '{{ path }}')
+{%- endmacro %}
+{% macro spark__json_value_as(obj, path, type) -%}
+    cast(get_json_object({{ obj }}, '{{ path }}') as {{ type }})
+{%- endmacro %}
+{% macro spark__json_is_string(obj, path) -%}
+    schema_of_variant(try_variant_get(try_parse_json({{ obj }}), '{{ path }}')) = 'STRING'
+{%- endmacro %}
+{% macro spark__json_array_elements(obj, path) -%}
+    explode(from_json(get_json_object({{ obj }}, '{{ path }}'), 'array<string>'))
+{%- endmacro %}
+{% macro spark__json_array_text_elements(relation, id_column, array_column, position, element) -%}
+    select
+        src.{{ id_column }},
+        cast(elements.pos + 1 as bigint) as {{ position }},
+        elements.value as {{ element }}
+    from {{ relation }} as src
+    lateral view posexplode(from_json(src.{{ array_column }}, 'array<string>')) elements as pos, value
 {%- endmacro %}

@@ -47,9 +47,7 @@ bounds as (
 spine as (
     select cast(series.generate_series as date) as date_day
     from bounds
-    cross join generate_series(
-        cast(bounds.first_day as timestamp), cast(bounds.last_day as timestamp), interval '1 day'
-    ) as series (generate_series)
+    {{ series_join('cast(bounds.first_day as timestamp)', 'cast(bounds.last_day as timestamp)', '1 day') }}
 )
 
 select

@@ -104,6 +104,9 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         target = step_target_path(project, name, context.run.run_id)
         passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}")
         unit_tests = window is None and not passed_marker.exists()
+        from orchestration.defs.resources import current_target
+
+        current_target().ensure_running()  # TEMPORARY (h/spark): Spark's local Thrift Server, before dbt connects
         invocation = dbt.cli(dbt_build_args(window, unit_tests), context=context, target_path=target)
         try:
             for event in invocation.stream():
@@ -151,7 +154,11 @@ def defs() -> dg.Definitions:
     # dbt runs as a subprocess that inherits this environment: give it the warehouse path. With
     # SALESDW_TARGET=postgres, the connection settings derive from SALESDW_POSTGRES_DSN and always follow it.
     os.environ.update(
-        {k: v for k, v in env.items() if k not in os.environ or k.startswith("SALESDW_PG_") or k == "PGTZ"}
+        {
+            k: v
+            for k, v in env.items()
+            if k not in os.environ or k.startswith(("SALESDW_PG_", "SALESDW_SPARK_DBT_")) or k == "PGTZ"
+        }
     )
     return dg.Definitions(
         assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()],

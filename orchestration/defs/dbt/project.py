@@ -28,6 +28,11 @@ def dbt_env() -> dict[str, str]:
     from ingestion.settings import TargetSettings
 
     target = TargetSettings.from_env(env)
+    if target.target == "spark":  # TEMPORARY (h/spark): Target.dbt_env()
+        from orchestration.targets import target_for
+
+        env.setdefault("DBT_TARGET", "spark")
+        env.update(target_for(Settings.from_env(env), target).dbt_env())
     if target.target == "postgres":
         from ingestion.targets.postgres import dbt_env as postgres_dbt_env
 

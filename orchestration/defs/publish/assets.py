@@ -3,10 +3,10 @@
 import dagster as dg
 
 from ingestion.publish import publish_marts
-from ingestion.settings import Settings
+from ingestion.settings import Settings, TargetSettings
 from orchestration.defs.dbt.project import manifest_models
 from orchestration.defs.dbt.translator import SalesdwTranslator
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource, postgres_target
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, current_target, postgres_target
 
 
 def build_publish_asset() -> dg.AssetsDefinition:
@@ -28,6 +28,17 @@ def build_publish_asset() -> dg.AssetsDefinition:
         ),
     )
     def publish(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+        if TargetSettings.from_env().target == "spark":  # TEMPORARY (h/spark): the target interface
+            target = current_target()
+            outcome = target.publish(context.run.run_id, tables)
+            context.log.info(f"published {len(outcome.tables)} marts to {target.serving_location}")
+            return dg.MaterializeResult(
+                metadata={
+                    "path": outcome.location,
+                    "tables": len(outcome.tables),
+                    "rows": dg.MetadataValue.json(dict(outcome.tables)),
+                }
+            )
         if (pg_target := postgres_target()) is not None:
             return _publish_postgres(context, pg_target, tables)
         target = Settings.from_env().marts

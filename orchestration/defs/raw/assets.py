@@ -10,7 +10,8 @@ import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.loader import Loader
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource, postgres_target
+from ingestion.settings import TargetSettings
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, current_target, postgres_target
 
 
 def raw_key(obj: SourceObject) -> dg.AssetKey:
@@ -68,6 +69,10 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
 
 def _replicate(context: dg.AssetExecutionContext, con, obj: SourceObject) -> dict:
     """Postgres target: copy what this load wrote into Postgres raw/audit; metadata for the materialisation."""
+    if TargetSettings.from_env().target == "spark":  # TEMPORARY (h/spark): the target interface
+        meta = current_target().after_raw_load(con, [obj])
+        context.log.info(meta.pop("log"))
+        return {**meta, "replication": dg.MetadataValue.json(meta["replication"])}
     target = postgres_target()
     if target is None:
         return {}

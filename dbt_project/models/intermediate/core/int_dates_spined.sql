@@ -43,11 +43,11 @@ bounds as (
 spine as (
     select cast(series.generate_series as date) as date_day
     from bounds
-    cross join generate_series(
-        cast(bounds.start_date as timestamp),
-        cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '24', 'bounds.as_of_fiscal_year_start')) }} as timestamp),
-        interval '1 day'
-    ) as series (generate_series)
+    {{ series_join(
+        'cast(bounds.start_date as timestamp)',
+        'cast(' ~ dbt.dateadd('day', '-1', dbt.dateadd('month', '24', 'bounds.as_of_fiscal_year_start')) ~ ' as timestamp)',
+        '1 day'
+    ) }}
 ),
 
 final as (
@@ -55,7 +55,7 @@ final as (
         date_day,
         cast(extract(year from date_day) as integer) as calendar_year,
         cast(extract(month from date_day) as integer) as calendar_month,
-        cast(extract(dow from date_day) as integer) as day_of_week,
+        {{ day_of_week('date_day') }} as day_of_week,
         cast({{ dbt.date_trunc('week', 'date_day') }} as date) as week_start_date,
         cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start_date,
         cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '1', dbt.date_trunc('month', 'date_day'))) }} as date)
@@ -66,7 +66,7 @@ final as (
         {{ fiscal_quarter_start('date_day') }} as fiscal_quarter_start,
         {{ fiscal_quarter_end('date_day') }} as fiscal_quarter_end,
         {{ fiscal_year_start('date_day') }} as fiscal_year_start,
-        cast(extract(dow from date_day) as integer) not in (0, 6) as is_business_day,
+        {{ day_of_week('date_day') }} not in (0, 6) as is_business_day,
         date_day = {{ as_of_date() }} as is_as_of_date
     from spine
 )

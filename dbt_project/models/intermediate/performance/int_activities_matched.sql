@@ -14,7 +14,7 @@
     unique_key='activity_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where row_fingerprint is null",
+    post_hook="{{ delete_from(this, 'row_fingerprint is null') }}",
 ) }}
 -- depends_on: {{ ref('int_activity_participants') }}
 
@@ -78,7 +78,7 @@
     {%- endif -%}
 {% endif %}
 
-with events as materialized (
+with events as {{ cte_materialized() }} (
     select *
     from {{ ref('stg_activity__events') }}
     {% if is_incremental() %}
@@ -123,7 +123,7 @@ participants as (
     ) as participant_elements
 ),
 
-participant_matches as materialized (
+participant_matches as {{ cte_materialized() }} (
     select
         participants.activity_id,
         participants.participant_position,
@@ -248,23 +248,23 @@ final as (
     -- held events no longer live
     select
         activity_id,
-        cast(null as varchar) as activity_type,
-        cast(null as varchar) as direction,
+        cast(null as {{ dbt.type_string() }}) as activity_type,
+        cast(null as {{ dbt.type_string() }}) as direction,
         cast(null as timestamp) as occurred_at,
-        cast(null as varchar) as rep_email,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
-        cast(null as varchar) as account_id,
-        cast(null as varchar) as opportunity_id,
-        cast(null as varchar) as match_method,
+        cast(null as {{ dbt.type_string() }}) as rep_email,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as {{ dbt.type_string() }}) as opportunity_id,
+        cast(null as {{ dbt.type_string() }}) as match_method,
         cast(null as bigint) as duration_seconds,
-        cast(null as varchar) as outcome,
-        cast(null as varchar) as subject,
-        cast(null as varchar) as sent_crm_account_id,
-        cast(null as varchar) as sent_crm_opportunity_id,
+        cast(null as {{ dbt.type_string() }}) as outcome,
+        cast(null as {{ dbt.type_string() }}) as subject,
+        cast(null as {{ dbt.type_string() }}) as sent_crm_account_id,
+        cast(null as {{ dbt.type_string() }}) as sent_crm_opportunity_id,
         cast(null as timestamp) as event_updated_at,
-        cast(null as varchar) as event_record_hash,
+        cast(null as {{ dbt.type_string() }}) as event_record_hash,
         null as row_fingerprint,
         {{ invocation_started_at() }} as matched_at
     from {{ this }}

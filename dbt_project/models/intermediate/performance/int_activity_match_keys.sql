@@ -18,9 +18,9 @@ resolved as (
         'rep_email' as key_type,
         email_normalized as match_key,
         user_id,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
-        cast(null as varchar) as account_id
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as account_id
     from users_by_email
 
     union all
@@ -28,7 +28,7 @@ resolved as (
     select
         'participant_email' as key_type,
         coalesce(contacts_by_email.email_normalized, leads_by_email.email_normalized) as match_key,
-        cast(null as varchar) as user_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
         contacts_by_email.contact_id,
         leads_by_email.lead_id,
         -- a contact's account, else the account its lead was converted to
@@ -41,9 +41,9 @@ resolved as (
     select
         'participant_domain' as key_type,
         website_domain as match_key,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
         account_id
     from accounts_by_domain
 
@@ -52,9 +52,9 @@ resolved as (
     select
         'crm_account_id' as key_type,
         account_id as match_key,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
         account_id
     from crm_accounts
     where account_id is not null
@@ -64,9 +64,9 @@ resolved as (
     select
         'crm_opportunity_id' as key_type,
         opportunity_id as match_key,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
         account_id
     from crm_opportunities
     where opportunity_id is not null
@@ -111,8 +111,8 @@ changed as (
 
 final as (
     select
-        cast(key_type as varchar) as key_type,
-        cast(match_key as varchar) as match_key,
+        cast(key_type as {{ dbt.type_string() }}) as key_type,
+        cast(match_key as {{ dbt.type_string() }}) as match_key,
         is_current,
         user_id,
         contact_id,

@@ -10,7 +10,7 @@
     unique_key='activity_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where participant_position is null",
+    post_hook="{{ delete_from(this, 'participant_position is null') }}",
 ) }}
 
 {% if is_incremental() %}
@@ -26,7 +26,7 @@
     {% set changed_filter = ids_in('activity_id', changed_ids_query) %}
 {% endif %}
 
-with events as materialized (
+with events as {{ cte_materialized() }} (
     select
         activity_id,
         updated_at,
@@ -55,7 +55,7 @@ participants as (
     select
         activity_id,
         cast(0 as bigint) as participant_position,
-        cast(null as varchar) as participant_email
+        cast(null as {{ dbt.type_string() }}) as participant_email
     from events
     where activity_id not in (select activity_id from elements)
 ),
@@ -76,10 +76,10 @@ final as (
     select
         activity_id,
         cast(null as bigint) as participant_position,
-        cast(null as varchar) as participant_email,
-        cast(null as varchar) as participant_domain,
+        cast(null as {{ dbt.type_string() }}) as participant_email,
+        cast(null as {{ dbt.type_string() }}) as participant_domain,
         cast(null as timestamp) as event_updated_at,
-        cast(null as varchar) as event_record_hash
+        cast(null as {{ dbt.type_string() }}) as event_record_hash
     from {{ this }}
     where {{ changed_filter }}
         and participant_position <= 1

@@ -55,7 +55,7 @@ inferred as (
         cast(null as integer) as sort_order,
         coalesce(bool_or(observed.is_closed), false) as is_closed,
         coalesce(bool_or(observed.is_won), false) as is_won,
-        cast(null as varchar) as forecast_category,
+        cast(null as {{ dbt.type_string() }}) as forecast_category,
         cast(null as decimal(38, 9)) as default_probability,
         false as is_configured
     from observed

@@ -33,8 +33,8 @@ parsed as (
         invoice_created_at,
         coalesce(upper({{ json_text('line', '$.currency') }}), invoice_currency) as currency,
         {{ json_value_as('line', '$.amount', 'bigint') }} as amount_minor,
-        {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.start', 'bigint') ~ ')') }} as period_start_at,
-        {{ to_utc('to_timestamp(' ~ json_value_as('line', '$.period.end', 'bigint') ~ ')') }} as period_end_at,
+        {{ epoch_to_utc(json_value_as('line', '$.period.start', 'bigint')) }} as period_start_at,
+        {{ epoch_to_utc(json_value_as('line', '$.period.end', 'bigint')) }} as period_end_at,
         {{ stripe_price_parsed('line', 'line') }},
         {{ stripe_line_proration('line') }} as is_proration,
         {{ json_text('line', '$.description') }} as description

@@ -39,7 +39,7 @@ from_invoices as (
         -- A regular line bills the full period: its amount is price x quantity. A proration line bills a
         -- fraction of the period but changes the rate for the rest of it by +/- price x quantity.
         {{ to_monthly(
-            'case when is_proration then sign(amount) * coalesce(unit_amount * quantity, abs(amount)) else amount end',
+            'case when is_proration then cast(sign(amount) as integer) * coalesce(unit_amount * quantity, abs(amount)) else amount end',
             'recurring_interval', 'recurring_interval_count'
         ) }} as monthly_amount
     from recurring_lines
@@ -49,7 +49,7 @@ from_items as (
     select
         'subscription_item' as charge_source,
         items.subscription_item_id as charge_id,
-        cast(null as varchar) as invoice_id,
+        cast(null as {{ dbt.type_string() }}) as invoice_id,
         items.subscription_id,
         items.subscription_item_id,
         items.customer_id,

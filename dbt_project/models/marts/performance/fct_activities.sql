@@ -6,7 +6,7 @@
     unique_key='activity_id',
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    post_hook="delete from {{ this }} where match_method is null",
+    post_hook="{{ delete_from(this, 'match_method is null') }}",
 ) }}
 
 with activities as (
@@ -62,20 +62,20 @@ final as (
     union all
     select
         activity_id,
-        cast(null as varchar) as activity_type,
-        cast(null as varchar) as direction,
+        cast(null as {{ dbt.type_string() }}) as activity_type,
+        cast(null as {{ dbt.type_string() }}) as direction,
         cast(null as timestamp) as occurred_at,
         cast(null as date) as occurred_date,
-        cast(null as varchar) as user_id,
-        cast(null as varchar) as rep_email,
-        cast(null as varchar) as contact_id,
-        cast(null as varchar) as lead_id,
-        cast(null as varchar) as account_id,
-        cast(null as varchar) as opportunity_id,
-        cast(null as varchar) as match_method,
+        cast(null as {{ dbt.type_string() }}) as user_id,
+        cast(null as {{ dbt.type_string() }}) as rep_email,
+        cast(null as {{ dbt.type_string() }}) as contact_id,
+        cast(null as {{ dbt.type_string() }}) as lead_id,
+        cast(null as {{ dbt.type_string() }}) as account_id,
+        cast(null as {{ dbt.type_string() }}) as opportunity_id,
+        cast(null as {{ dbt.type_string() }}) as match_method,
         cast(null as bigint) as duration_seconds,
-        cast(null as varchar) as outcome,
-        cast(null as varchar) as subject
+        cast(null as {{ dbt.type_string() }}) as outcome,
+        cast(null as {{ dbt.type_string() }}) as subject
     from compared
     where is_removed
     {% endif %}

@@ -35,7 +35,7 @@ sequenced as (
 
 final as (
     select
-        opportunity_id || '-' || cast(visit_number as varchar) as stage_visit_id,
+        opportunity_id || '-' || cast(visit_number as {{ dbt.type_string() }}) as stage_visit_id,
         opportunity_id,
         cast(visit_number as integer) as visit_number,
         stage_name,

@@ -69,7 +69,7 @@ actuals as (
 
 final as (
     select
-        forecasts.owner_user_id || ' ' || forecasts.fiscal_quarter || ' ' || cast(forecasts.snapshot_date as varchar)
+        forecasts.owner_user_id || ' ' || forecasts.fiscal_quarter || ' ' || cast(forecasts.snapshot_date as {{ dbt.type_string() }})
             as forecast_snapshot_id,
         forecasts.owner_user_id,
         forecasts.fiscal_quarter,

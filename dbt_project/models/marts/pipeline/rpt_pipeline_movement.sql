@@ -219,7 +219,7 @@ amounts as (
         fiscal_quarter,
         opportunity_id,
         owner_user_id,
-        cast(null as varchar) as forecast_category,
+        cast(null as {{ dbt.type_string() }}) as forecast_category,
         9 as category_rank,
         cast(null as date) as since,
         'closing' as measure,

@@ -59,7 +59,7 @@ classified as (
 
 final as (
     select
-        classified.customer_id || ' ' || cast(classified.month as varchar) as customer_month_id,
+        classified.customer_id || ' ' || cast(classified.month as {{ dbt.type_string() }}) as customer_month_id,
         classified.customer_id,
         accounts.account_id,
         classified.month,

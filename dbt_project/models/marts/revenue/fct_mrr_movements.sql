@@ -246,8 +246,8 @@ components as (
         subscription_id,
         movement_date,
         currency,
-        cast(null as varchar) as item_key,
-        cast(null as varchar) as subscription_item_id,
+        cast(null as {{ dbt.type_string() }}) as item_key,
+        cast(null as {{ dbt.type_string() }}) as subscription_item_id,
         'discount' as movement_source,
         cast(null as {{ type_double() }}) as gross_mrr_before,
         cast(null as {{ type_double() }}) as gross_mrr_after,
@@ -473,7 +473,7 @@ converted as (
 final as (
     select
         converted.subscription_id || ' ' || coalesce(converted.item_key, '~discount') || ' ' || converted.currency
-        || ' ' || cast(converted.movement_date as varchar) as mrr_movement_id,
+        || ' ' || cast(converted.movement_date as {{ dbt.type_string() }}) as mrr_movement_id,
         converted.movement_date,
         converted.month,
         converted.customer_id,

@@ -47,7 +47,7 @@ selected as (
 
 final as (
     select
-        customer_id || ' ' || cast(month as varchar) || ' ' || movement_type as mrr_movement_month_id,
+        customer_id || ' ' || cast(month as {{ dbt.type_string() }}) || ' ' || movement_type as mrr_movement_month_id,
         '{{ mrr_convention() }}' as mrr_convention,
         customer_id,
         account_id,

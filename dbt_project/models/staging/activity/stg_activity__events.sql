@@ -4,9 +4,9 @@ with source as (
 
 renamed as (
     select
-        cast(id as varchar) as activity_id,
-        lower(cast(type as varchar)) as activity_type,
-        lower(cast(direction as varchar)) as direction,
+        cast(id as {{ dbt.type_string() }}) as activity_id,
+        lower(cast(type as {{ dbt.type_string() }})) as activity_type,
+        lower(cast(direction as {{ dbt.type_string() }})) as direction,
         {{ to_utc('occurred_at') }} as occurred_at,
         {{ to_utc('updated_at') }} as updated_at,
         lower(trim(rep_email)) as rep_email,
@@ -15,8 +15,8 @@ renamed as (
         nullif(trim(crm_account_id), '') as crm_account_id,
         nullif(trim(crm_opportunity_id), '') as crm_opportunity_id,
         cast(duration_seconds as bigint) as duration_seconds,
-        lower(cast(outcome as varchar)) as outcome,
-        cast(subject as varchar) as subject,
+        lower(cast(outcome as {{ dbt.type_string() }})) as outcome,
+        cast(subject as {{ dbt.type_string() }}) as subject,
         -- the loader's hash of this version's content: any re-delivered change shows, even under the same updated_at
         _record_hash as record_hash
     from source

@@ -4,8 +4,8 @@ with source as (
 
 renamed as (
     select
-        cast(id as varchar) as product_id,
-        cast(name as varchar) as product_name,
+        cast(id as {{ dbt.type_string() }}) as product_id,
+        cast(name as {{ dbt.type_string() }}) as product_name,
         coalesce(cast(active as boolean), false) as is_active,
         {{ to_utc('created') }} as created_at,
         {{ to_utc('updated') }} as updated_at

@@ -11,9 +11,9 @@ deleted_customers as (
 
 renamed as (
     select
-        cast(id as varchar) as subscription_id,
-        cast(customer as varchar) as customer_id,
-        cast(status as varchar) as status,
+        cast(id as {{ dbt.type_string() }}) as subscription_id,
+        cast(customer as {{ dbt.type_string() }}) as customer_id,
+        cast(status as {{ dbt.type_string() }}) as status,
         {{ to_utc('created') }} as created_at,
         {{ to_utc('start_date') }} as started_at,
         {{ to_utc('canceled_at') }} as canceled_at,
@@ -23,14 +23,14 @@ renamed as (
         {{ to_utc('trial_end') }} as trial_ended_at,
         {{ stripe_subscription_current_period('start') }} as current_period_start_at,
         {{ stripe_subscription_current_period('end') }} as current_period_end_at,
-        upper(cast(currency as varchar)) as currency,
+        upper(cast(currency as {{ dbt.type_string() }})) as currency,
         -- Stripe list {"object": "list", "data": [subscription items]}; unnested in int_subscription_items_unnested
         items,
         {{ stripe_subscription_discount('coupon.percent_off', 'decimal(38, 9)') }} as discount_percent_off,
         {{ stripe_subscription_discount('coupon.amount_off', 'bigint') }} as discount_amount_off_minor,
         upper({{ stripe_subscription_discount('coupon.currency', 'text') }}) as discount_currency,
-        {{ to_utc('to_timestamp(' ~ stripe_subscription_discount('start', 'bigint') ~ ')') }} as discount_start_at,
-        {{ to_utc('to_timestamp(' ~ stripe_subscription_discount('end', 'bigint') ~ ')') }} as discount_end_at,
+        {{ epoch_to_utc(stripe_subscription_discount('start', 'bigint')) }} as discount_start_at,
+        {{ epoch_to_utc(stripe_subscription_discount('end', 'bigint')) }} as discount_end_at,
         {{ stripe_subscription_discounts_unvalued() }} as discounts_unvalued,
         nullif(trim({{ json_text('metadata', '$.salesforce_opportunity_id') }}), '') as crm_opportunity_id,
         metadata

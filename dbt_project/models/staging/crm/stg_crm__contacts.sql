@@ -4,14 +4,14 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as contact_id,
-        cast(AccountId as varchar) as account_id,
-        cast(FirstName as varchar) as first_name,
-        cast(LastName as varchar) as last_name,
-        cast(Email as varchar) as email,
+        cast(Id as {{ dbt.type_string() }}) as contact_id,
+        cast(AccountId as {{ dbt.type_string() }}) as account_id,
+        cast(FirstName as {{ dbt.type_string() }}) as first_name,
+        cast(LastName as {{ dbt.type_string() }}) as last_name,
+        cast(Email as {{ dbt.type_string() }}) as email,
         lower(trim(Email)) as email_normalized,
-        cast(Title as varchar) as title,
-        cast(OwnerId as varchar) as owner_user_id,
+        cast(Title as {{ dbt.type_string() }}) as title,
+        cast(OwnerId as {{ dbt.type_string() }}) as owner_user_id,
         {{ to_utc('CreatedDate') }} as created_at,
         {{ to_utc('SystemModstamp') }} as modified_at
     from source

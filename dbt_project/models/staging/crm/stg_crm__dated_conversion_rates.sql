@@ -4,7 +4,7 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as dated_conversion_rate_id,
+        cast(Id as {{ dbt.type_string() }}) as dated_conversion_rate_id,
         upper(trim(IsoCode)) as iso_code,
         -- units of iso_code per 1 unit of corporate currency
         cast(ConversionRate as decimal(38, 9)) as conversion_rate,

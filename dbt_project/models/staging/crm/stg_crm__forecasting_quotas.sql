@@ -4,8 +4,8 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as forecasting_quota_id,
-        cast(QuotaOwnerId as varchar) as quota_owner_user_id,
+        cast(Id as {{ dbt.type_string() }}) as forecasting_quota_id,
+        cast(QuotaOwnerId as {{ dbt.type_string() }}) as quota_owner_user_id,
         cast(StartDate as date) as start_date,
         cast(QuotaAmount as decimal(38, 9)) as quota_amount,
         coalesce(upper(nullif(trim(CurrencyIsoCode), '')), {{ corporate_currency() }}) as currency,

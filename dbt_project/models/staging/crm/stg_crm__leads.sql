@@ -4,18 +4,18 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as lead_id,
-        cast(Company as varchar) as company,
-        cast(Email as varchar) as email,
+        cast(Id as {{ dbt.type_string() }}) as lead_id,
+        cast(Company as {{ dbt.type_string() }}) as company,
+        cast(Email as {{ dbt.type_string() }}) as email,
         lower(trim(Email)) as email_normalized,
-        cast(Status as varchar) as lead_status,
-        cast(LeadSource as varchar) as lead_source,
-        cast(OwnerId as varchar) as owner_user_id,
+        cast(Status as {{ dbt.type_string() }}) as lead_status,
+        cast(LeadSource as {{ dbt.type_string() }}) as lead_source,
+        cast(OwnerId as {{ dbt.type_string() }}) as owner_user_id,
         coalesce(cast(IsConverted as boolean), false) as is_converted,
         cast(ConvertedDate as date) as converted_date,
-        cast(ConvertedAccountId as varchar) as converted_account_id,
-        cast(ConvertedContactId as varchar) as converted_contact_id,
-        cast(ConvertedOpportunityId as varchar) as converted_opportunity_id,
+        cast(ConvertedAccountId as {{ dbt.type_string() }}) as converted_account_id,
+        cast(ConvertedContactId as {{ dbt.type_string() }}) as converted_contact_id,
+        cast(ConvertedOpportunityId as {{ dbt.type_string() }}) as converted_opportunity_id,
         {{ to_utc('CreatedDate') }} as created_at,
         {{ to_utc('SystemModstamp') }} as modified_at
     from source

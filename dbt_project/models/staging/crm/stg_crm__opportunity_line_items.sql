@@ -4,9 +4,9 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as opportunity_line_item_id,
-        cast(OpportunityId as varchar) as opportunity_id,
-        cast(Product2Id as varchar) as product_id,
+        cast(Id as {{ dbt.type_string() }}) as opportunity_line_item_id,
+        cast(OpportunityId as {{ dbt.type_string() }}) as opportunity_id,
+        cast(Product2Id as {{ dbt.type_string() }}) as product_id,
         cast(Quantity as decimal(38, 9)) as quantity,
         cast(UnitPrice as decimal(38, 9)) as unit_price,
         cast(TotalPrice as decimal(38, 9)) as total_price,

@@ -4,10 +4,10 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as product_id,
-        cast(Name as varchar) as product_name,
-        cast(ProductCode as varchar) as product_code,
-        cast(Family as varchar) as product_family,
+        cast(Id as {{ dbt.type_string() }}) as product_id,
+        cast(Name as {{ dbt.type_string() }}) as product_name,
+        cast(ProductCode as {{ dbt.type_string() }}) as product_code,
+        cast(Family as {{ dbt.type_string() }}) as product_family,
         coalesce(cast(IsActive as boolean), false) as is_active,
         {{ to_utc('CreatedDate') }} as created_at,
         {{ to_utc('SystemModstamp') }} as modified_at

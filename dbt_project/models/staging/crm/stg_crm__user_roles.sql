@@ -4,9 +4,9 @@ with source as (
 
 renamed as (
     select
-        cast(Id as varchar) as user_role_id,
-        cast(Name as varchar) as role_name,
-        cast(ParentRoleId as varchar) as parent_user_role_id
+        cast(Id as {{ dbt.type_string() }}) as user_role_id,
+        cast(Name as {{ dbt.type_string() }}) as role_name,
+        cast(ParentRoleId as {{ dbt.type_string() }}) as parent_user_role_id
     from source
 )
 

@@ -87,29 +87,47 @@ with events as {{ cte_materialized() }} (
 ),
 
 match_keys as (
-    select * from {{ ref('int_activity_match_keys') }} where is_current
+    select * from {{ ref('int_activity_match_keys') }}
+    where is_current
 ),
 
 users_by_email as (
-    select match_key as email_normalized, user_id from match_keys where key_type = 'rep_email'
+    select
+        match_key as email_normalized,
+        user_id
+    from match_keys
+    where key_type = 'rep_email'
 ),
 
 emails as (
-    select match_key as email_normalized, contact_id, lead_id, account_id
+    select
+        match_key as email_normalized,
+        contact_id,
+        lead_id,
+        account_id
     from match_keys
     where key_type = 'participant_email'
 ),
 
 accounts_by_domain as (
-    select match_key as website_domain, account_id from match_keys where key_type = 'participant_domain'
+    select
+        match_key as website_domain,
+        account_id
+    from match_keys
+    where key_type = 'participant_domain'
 ),
 
 crm_accounts as (
-    select account_id from match_keys where key_type = 'crm_account_id'
+    select account_id from match_keys
+    where key_type = 'crm_account_id'
 ),
 
 crm_opportunities as (
-    select match_key as opportunity_id, account_id from match_keys where key_type = 'crm_opportunity_id'
+    select
+        match_key as opportunity_id,
+        account_id
+    from match_keys
+    where key_type = 'crm_opportunity_id'
 ),
 
 participants as (

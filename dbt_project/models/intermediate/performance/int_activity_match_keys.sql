@@ -101,12 +101,14 @@ changed as (
         )
 ),
 {% else %}
+-- noqa: disable=LT02
 changed as (
     select
         *,
         true as is_current
     from resolved
 ),
+-- noqa: enable=LT02
 {% endif %}
 
 final as (

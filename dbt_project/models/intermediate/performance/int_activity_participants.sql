@@ -57,7 +57,7 @@ participants as (
         cast(0 as bigint) as participant_position,
         cast(null as {{ dbt.type_string() }}) as participant_email
     from events
-    where activity_id not in (select activity_id from elements)
+    where events.activity_id not in (select elements.activity_id from elements)
 ),
 
 final as (

@@ -35,9 +35,11 @@ changed as (
     where not compared.is_removed
 ),
 {% else %}
+-- noqa: disable=LT02
 changed as (
     select * from activities
 ),
+-- noqa: enable=LT02
 {% endif %}
 
 final as (

@@ -13,7 +13,8 @@ from pathlib import Path
 from PIL import Image
 
 WIDTH = 900  # px: sharp in a README column, ~100-200 KB as a palette PNG
-CROP = {"report.png": 1250, "dashboard.png": 1150}  # source rows kept: the verdict and sources; the first charts
+# source rows kept: the verdict and sources; the first charts
+CROP = {"report.png": 1250, "dashboard.png": 1150}
 
 
 def shrink(source: Path, out: Path, keep_rows: int) -> Path:

@@ -293,6 +293,10 @@ class ConnectorSettings:
     def sql_source_configured(self) -> bool:
         return bool(self.sql_source_url)
 
+    @property
+    def sql_configured(self) -> bool:  # the registry's name for the SQL source (ingestion/sources/registry.py)
+        return self.sql_source_configured
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ConnectorSettings:
         env = os.environ if env is None else env

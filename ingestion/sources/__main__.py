@@ -1,4 +1,4 @@
-"""Run connector pulls without Dagster: `python -m ingestion.sources {salesforce,stripe,sql,all}`."""
+"""Run connector pulls without Dagster: `python -m ingestion.sources <connector>|all` (ingestion/sources/registry.py)."""
 
 from __future__ import annotations
 
@@ -10,24 +10,20 @@ from pathlib import Path
 
 from ingestion.settings import ConnectorSettings, Settings
 from ingestion.sources._common import ConnectorError
+from ingestion.sources.registry import BY_NAME, CONNECTORS
 from ingestion.warehouse import connect
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ingestion.sources", description=__doc__)
-    p.add_argument("connector", choices=("salesforce", "stripe", "sql", "all"))
+    p.add_argument("connector", choices=(*BY_NAME, "all"))
     p.add_argument("--warehouse", type=Path, help="DuckDB file (default: SALESDW_WAREHOUSE)")
     p.add_argument("--batch-size", type=int, default=None, help="records per page (Salesforce, SQL)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     cs = ConnectorSettings.from_env()
-    wanted = ("salesforce", "stripe", "sql") if args.connector == "all" else (args.connector,)
-    configured = {
-        "salesforce": cs.salesforce_configured,
-        "stripe": cs.stripe_configured,
-        "sql": cs.sql_source_configured,
-    }
+    wanted = CONNECTORS if args.connector == "all" else (BY_NAME[args.connector],)
     con = connect(
         args.warehouse or settings.warehouse,
         threads=settings.duckdb_threads,
@@ -35,14 +31,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     status = 0
     try:
-        for name in wanted:
-            if not configured[name]:
-                print(f"{name}: not configured (see README, Connectors); skipped")
+        for connector in wanted:
+            name = connector.name
+            if not connector.configured(cs):
+                print(
+                    f"{name}: not configured ({connector.switch} unset; see README, Configuration); skipped"
+                )
                 if args.connector != "all":
                     status = 2
                 continue
             try:
-                result = _pull(name, con, cs, args.batch_size)
+                result = connector.build(con, cs, batch_size=args.batch_size).pull()
             except ConnectorError as exc:
                 print(f"{name}: FAILED: {exc}", file=sys.stderr)
                 status = 1
@@ -51,21 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         con.close()
     return status
-
-
-def _pull(name, con, cs, batch_size):
-    kw = {"batch_size": batch_size} if batch_size else {}
-    if name == "salesforce":
-        from ingestion.sources.salesforce import SalesforceConnector
-
-        return SalesforceConnector(con, cs, **kw).pull()
-    if name == "stripe":
-        from ingestion.sources.stripe import StripeConnector
-
-        return StripeConnector(con, cs).pull()
-    from ingestion.sources.sql_database import SqlDatabaseConnector
-
-    return SqlDatabaseConnector(con, cs, **kw).pull()
 
 
 if __name__ == "__main__":

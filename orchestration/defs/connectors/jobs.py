@@ -11,6 +11,7 @@ import dagster as dg
 from ingestion.contract import BY_TABLE
 from ingestion.settings import ConnectorSettings
 from ingestion.sources._common import PullResult
+from ingestion.sources.registry import CONNECTORS, Connector
 from orchestration.defs.jobs import load_raw
 from orchestration.defs.raw.assets import raw_key
 from orchestration.defs.resources import WRITER_POOL, WarehouseResource
@@ -39,53 +40,31 @@ def _skip(context: dg.OpExecutionContext, what: str, env: str) -> dg.Output[list
     return dg.Output([], metadata={"configured": False})
 
 
-@dg.op(
-    pool=WRITER_POOL,
-    description="Pull the contract's CRM objects from Salesforce (queryAll, by SystemModstamp).",
-)
-def pull_salesforce(context: dg.OpExecutionContext, duckdb: WarehouseResource) -> dg.Output[list[str]]:
-    from ingestion.sources.salesforce import SalesforceConnector
+def _pull_op(connector: Connector) -> dg.OpDefinition:
+    """One op of pull_connectors: pull `connector` when its settings are there, else skip quietly."""
 
-    settings = ConnectorSettings.from_env()
-    if not settings.salesforce_configured:
-        return _skip(
-            context, "Salesforce", "SALESDW_SALESFORCE_INSTANCE_URL / SALESDW_SALESFORCE_ACCESS_TOKEN"
-        )
-    with duckdb.connect() as con:
-        return _report(context, SalesforceConnector(con, settings, run_id=context.run_id).pull())
+    @dg.op(name=connector.op_name, pool=WRITER_POOL, description=connector.description)
+    def pull(context: dg.OpExecutionContext, duckdb: WarehouseResource) -> dg.Output[list[str]]:
+        settings = ConnectorSettings.from_env()
+        if not connector.configured(settings):
+            return _skip(context, connector.title, connector.switch)
+        with duckdb.connect() as con:
+            return _report(context, connector.build(con, settings, run_id=context.run_id).pull())
+
+    return pull
 
 
-@dg.op(pool=WRITER_POOL, description="Pull the contract's billing objects from Stripe (events, then lists).")
-def pull_stripe(context: dg.OpExecutionContext, duckdb: WarehouseResource) -> dg.Output[list[str]]:
-    from ingestion.sources.stripe import StripeConnector
-
-    settings = ConnectorSettings.from_env()
-    if not settings.stripe_configured:
-        return _skip(context, "Stripe", "SALESDW_STRIPE_API_KEY")
-    with duckdb.connect() as con:
-        return _report(context, StripeConnector(con, settings, run_id=context.run_id).pull())
-
-
-@dg.op(pool=WRITER_POOL, description="Replicate billing tables from SALESDW_SQL_SOURCE_URL (by updated-at).")
-def pull_sql_database(context: dg.OpExecutionContext, duckdb: WarehouseResource) -> dg.Output[list[str]]:
-    from ingestion.sources.sql_database import SqlDatabaseConnector
-
-    settings = ConnectorSettings.from_env()
-    if not settings.sql_source_configured:
-        return _skip(context, "The SQL source", "SALESDW_SQL_SOURCE_URL")
-    with duckdb.connect() as con:
-        return _report(context, SqlDatabaseConnector(con, settings, run_id=context.run_id).pull())
+PULL_OPS = [_pull_op(c) for c in CONNECTORS]
 
 
 @dg.job(
     name="pull_connectors",
-    description="Pull every configured connector into raw (Salesforce, Stripe, SQL billing database).",
+    description="Pull every configured connector into raw (" + ", ".join(c.title for c in CONNECTORS) + ").",
     tags={"salesdw/kind": "connector_pull"},
 )
 def pull_connectors():
-    pull_salesforce()
-    pull_stripe()
-    pull_sql_database()
+    for pull in PULL_OPS:
+        pull()
 
 
 hourly_connector_pull = dg.ScheduleDefinition(

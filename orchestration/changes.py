@@ -310,7 +310,10 @@ def nothing_new_summary(settings: Settings, changes: Changes, seconds: float) ->
     ]
     tables = s.get("tables", [])
     lines += [f"{t:<36}{cur:>14,}" for t, cur in tables]
-    lines.append(f"{'total':<36}{sum(c for _, c in tables):>14,}")
+    if tables:
+        lines.append(f"{'total':<36}{sum(c for _, c in tables):>14,}")
+    else:  # recorded by a sensor after a run Dagster started: its figures are on that run's page
+        lines.append("(that run was started by Dagster: its figures are on its run page in the UI)")
     lines.append("")
     lines.append(f"verdict of run {last.get('run_id', '?')[:8]}: {s.get('verdict') or 'unknown'}")
     if s.get("ignored") or s.get("refused"):

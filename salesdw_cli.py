@@ -13,9 +13,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ingestion.loader import LandingError
     from ingestion.settings import Settings
     from ingestion.warehouse import WarehouseError
-    from orchestration.runner import run_pipeline
 
     settings = Settings.from_env()
+    if _nothing_new(settings):
+        return 0
+    from orchestration.runner import run_pipeline
+
     try:
         summary = run_pipeline(settings)
     except (WarehouseError, LandingError) as exc:  # the message names the path, the cause and the fix
@@ -23,6 +26,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     print(summary.render(settings))
     return summary.exit_code
+
+
+def _nothing_new(settings) -> bool:
+    """Nothing arrived and nothing changed since the last successful run: say so and stop, before Dagster,
+    dbt and GE are even imported (orchestration/changes.py decides; the schedules and the sensor ask it too)."""
+    import time
+
+    from orchestration import changes
+
+    started = time.perf_counter()
+    found = changes.what_changed(settings)
+    if not found.nothing_new:
+        return False
+    changes.note_nothing_new(settings, found)
+    print(changes.nothing_new_summary(settings, found, time.perf_counter() - started))
+    return True
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:

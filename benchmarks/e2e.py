@@ -66,3 +66,49 @@ def fixed_cost(work: Path, scale: float, seed: int) -> dict:
     res["first_run_seconds"] = first["seconds"]
     res["failures"] = first["failures"] + res["failures"]
     return res
+
+
+def nothing_new(landing: Path, work: Path) -> dict:
+    """`salesdw run` as a user types it, a new process, after the runs above with nothing new since: the
+    seconds to find that out and say so (orchestration/changes.py), with the published file left as it was."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from ingestion.settings import PROJECT_ROOT
+
+    env = {
+        **os.environ,
+        "SALESDW_LANDING_DIR": str(landing),
+        "SALESDW_WAREHOUSE": str(work / "warehouse.duckdb"),
+        "SALESDW_MARTS": str(work / "salesdw_marts.duckdb"),
+        "SALESDW_REPORT_DIR": str(work / "reports"),
+        "DAGSTER_HOME": str(work / "dagster"),
+        "SALESDW_DEMO": "0",
+    }
+    marts = work / "salesdw_marts.duckdb"
+
+    def stamp() -> tuple:
+        return (
+            (hashlib.sha256(marts.read_bytes()).hexdigest(), marts.stat().st_mtime_ns)
+            if marts.exists()
+            else ()
+        )
+
+    before = stamp()
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "salesdw_cli", "run"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    secs = time.perf_counter() - t
+    found = "nothing new since run" in proc.stdout
+    failures = (
+        [] if found else [f"the run after nothing new did work: {proc.stdout[:300]}{proc.stderr[-300:]}"]
+    )
+    if stamp() != before:
+        failures.append("the published file changed in a run with nothing new")
+    return {"seconds": secs, "nothing_new": found, "failures": failures, "output": proc.stdout[:2000]}

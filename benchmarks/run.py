@@ -42,6 +42,7 @@ STAGE_ORDER = (
     "e2e_full",
     "delta",
     "e2e_incremental",
+    "e2e_noop",
     "e2e_fixed",
 )
 # The landing zone of the fixed-cost run (a second run, nothing new, on almost no data): 0.02 is ~9k rows.
@@ -98,6 +99,10 @@ def _stage(name: str, work: Path, scale: float, seed: int, delta: float) -> dict
         from benchmarks.e2e import pipeline
 
         return pipeline(landing, work / "e2e")
+    if name == "e2e_noop":
+        from benchmarks.e2e import nothing_new
+
+        return nothing_new(landing, work / "e2e")
     if name == "e2e_fixed":
         from benchmarks.e2e import fixed_cost
 
@@ -179,6 +184,8 @@ def summarise(scale: float, st: dict[str, dict]) -> dict:
         "incremental_ratio": ratio(secs["e2e_incremental"], secs["e2e_full"]),
         # The lowest incremental_ratio this design can reach at this scale: a run's fixed cost / a full run.
         "incremental_floor_ratio": ratio(secs["e2e_fixed"], secs["e2e_full"]),
+        # `salesdw run` (a new process) on this scale's warehouse with nothing new since the last run
+        "noop_seconds": secs["e2e_noop"],
         "dbt_fixed_overhead_seconds": overhead,
         "seconds": secs,
         "peak_rss_mb": {k: round(v["peak_rss_mb"]) for k, v in st.items()},
@@ -198,6 +205,7 @@ def summarise(scale: float, st: dict[str, dict]) -> dict:
         "gates_counts_mismatch": [],
         "e2e_failures": get("e2e_full", "failures", [])
         + get("e2e_incremental", "failures", [])
+        + get("e2e_noop", "failures", [])
         + get("e2e_fixed", "failures", []),
         # Dagster's seconds per step (a raw load, a gate, a dbt step, publish) of each end-to-end run.
         "e2e_seconds_by_step": {
@@ -216,6 +224,8 @@ def run_scale(
         say(f"scale {scale:g} (work dir {work})")
         if scale <= FIXED_SCALE:  # the incremental run already is the fixed-cost run (summarise)
             skip = set(skip) | {"e2e_fixed"}
+        if "e2e_full" in skip:  # nothing was run, so there is no "nothing new since" to measure
+            skip = set(skip) | {"e2e_noop"}
         st = {n: run_stage(n, work, scale, seed, delta, say) for n in STAGE_ORDER if n not in skip}
         entry = summarise(scale, st)
         if "gates" in st and "gates_floor" in st:
@@ -233,13 +243,14 @@ COLUMNS = ("ingest", "transform", "gates", "e2e_full", "e2e_incremental")
 
 
 def table(entries: list[dict]) -> str:
-    head = f"{'scale':>6} {'ingest':>8} {'transform':>10} {'gates':>7} {'e2e':>7} {'incr':>7} {'floor':>7}  {'dbt fixed s':>11}"
+    head = f"{'scale':>6} {'ingest':>8} {'transform':>10} {'gates':>7} {'e2e':>7} {'incr':>7} {'floor':>7}  {'dbt fixed s':>11} {'noop s':>7}"
     lines = [head]
     for e in entries:
         lines.append(
             f"{e['scale']:>6g} {_f(e['ingest_ratio'], 8)} {_f(e['transform_ratio'], 10)} {_f(e['gates_ratio'], 7)} "
             f"{_f(e['e2e_ratio'], 7)} {_f(e['incremental_ratio'], 7, 3)} "
-            f"{_f(e.get('incremental_floor_ratio'), 7, 3)}  {_f(e['dbt_fixed_overhead_seconds'], 11, 1)}"
+            f"{_f(e.get('incremental_floor_ratio'), 7, 3)}  {_f(e['dbt_fixed_overhead_seconds'], 11, 1)} "
+            f"{_f(e.get('noop_seconds'), 7, 1)}"
         )
     lines.append("")
     lines.append(f"{'seconds':<18}" + "".join(f"{e['scale']:>10g}" for e in entries))

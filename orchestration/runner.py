@@ -22,6 +22,7 @@ from ingestion.publish import published_info
 from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
 from ingestion.targets import postgres as pg
 from ingestion.warehouse import WarehouseLockedError, check_warehouse_path, connect
+from orchestration import changes
 
 
 def landing_is_empty(landing: Path) -> bool:
@@ -147,6 +148,15 @@ class RunSummary:
     def _findings(self, level: str) -> list[str]:
         found = [f for f in (self.verdict or {}).get("findings", []) if f["level"] == level]
         return [f["check"] + (f" ({f['count']:,})" if f.get("count") is not None else "") for f in found]
+
+    def recorded(self) -> dict:
+        """What a later run with nothing new shows again (orchestration/changes.py)."""
+        return {
+            "tables": [(t, cur) for t, cur, _, _ in self.tables],
+            "verdict": self.report_headline,
+            "refused": self.refused,
+            "ignored": self.ignored,
+        }
 
     @property
     def exit_code(self) -> int:
@@ -300,6 +310,8 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     os.environ["SALESDW_MARTS"] = str(settings.marts)
     target = TargetSettings.from_env()  # a bad SALESDW_TARGET / missing DSN stops here, before any work
     ensure_demo_data(settings, say)
+    inputs = changes.fingerprint(settings)  # what this run builds from, recorded if it succeeds
+    changes.forget_record(settings)
 
     from orchestration.definitions import defs as lazy_defs
 
@@ -382,4 +394,6 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
             [result.run_id],
         ).fetchall():
             (summary.refused if status == "refused" else summary.ignored).append(message)
+    if summary.exit_code == 0 and target.target == "duckdb":
+        changes.record_success(settings, summary.run_id, inputs, summary.recorded())
     return summary

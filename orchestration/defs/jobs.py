@@ -1,4 +1,4 @@
-"""Jobs and schedules. Schedules are off by default: turn them on in the UI (Automation tab)."""
+"""Jobs; their schedules are in defs/automation/."""
 
 import dagster as dg
 
@@ -17,24 +17,6 @@ load_raw = dg.define_asset_job(
     description="Load whatever arrived in the landing zone into raw (with the raw gates).",
 )
 
-hourly_incremental_load = dg.ScheduleDefinition(
-    name="hourly_incremental_load",
-    job=load_raw,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="Hourly at :05, load new landing files; marts follow through declarative automation.",
-)
-
-nightly_full_rebuild = dg.ScheduleDefinition(
-    name="nightly_full_rebuild",
-    job=full_pipeline,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="02:00 UTC: load, rebuild every model with its tests and gates.",
-)
-
 
 @dg.definitions
 def defs() -> dg.Definitions:
@@ -46,6 +28,5 @@ def defs() -> dg.Definitions:
     # sensor and declarative automation request, and materialisations started in the UI.
     return dg.Definitions(
         jobs=[full_pipeline, load_raw],
-        schedules=[hourly_incremental_load, nightly_full_rebuild],
         executor=dg.in_process_executor,
     )

@@ -34,6 +34,7 @@ STAGES = {
     "e2e_full",
     "delta",
     "e2e_incremental",
+    "e2e_noop",
 }
 
 
@@ -118,6 +119,8 @@ def test_benchmark_at_a_tiny_scale(tmp_path: Path):
     assert result["skipped"] == []
     # At this scale the incremental run (a tiny delta on tiny data) is the fixed-cost run: not run again.
     assert secs["e2e_fixed"] == secs["e2e_incremental"]
+    # `salesdw run` once more, nothing new: it says so, and e2e_failures would hold any work it did
+    assert result["noop_seconds"] == secs["e2e_noop"] > 0
     # Where the end-to-end seconds went, step by step, from Dagster's event log: loads, gates, dbt, publish.
     for run in ("e2e_full", "e2e_incremental"):
         steps = result["e2e_seconds_by_step"][run]

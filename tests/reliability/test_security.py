@@ -11,6 +11,7 @@ read-only and swapped atomically (tests/integration/test_publish.py).
 from __future__ import annotations
 
 import ast
+import json
 import re
 import stat
 import subprocess
@@ -20,10 +21,10 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from ingestion.landing_scan import scan_landing
 from ingestion.publish import publish_marts
-from ingestion.settings import PROJECT_ROOT
+from ingestion.settings import PROJECT_ROOT, Settings
 from ingestion.warehouse import connect
+from orchestration.changes import HASH_CACHE_FILE, new_in_landing
 from tests.reliability.conftest import record
 from tests.reliability.support import PLANTED_SECRETS
 
@@ -113,9 +114,14 @@ def test_the_landing_sensor_does_not_follow_links_out_of_the_landing_zone(tmp_pa
     (landing / "crm/Opportunity/evil.csv").symlink_to(outside / "secret.csv")
     (landing / "crm/Account").symlink_to(outside, target_is_directory=True)
     (landing / "crm/Opportunity/ok.csv").write_text("Id,Name\n006A,inside\n")
-    new, state = scan_landing(landing, {})
-    assert new == {"crm__opportunity": ["crm/Opportunity/ok.csv"]}
-    assert list(state) == ["crm/Opportunity/ok.csv"]
+    settings = Settings.from_env()
+    new, _ = new_in_landing(settings)
+    # the links are new entries (the load refuses them with the reason), the outside file is never read
+    assert new == {
+        "crm__account": ["crm/Account/secret.csv"],
+        "crm__opportunity": ["crm/Opportunity/evil.csv", "crm/Opportunity/ok.csv"],
+    }
+    assert list(json.loads((settings.report_dir / HASH_CACHE_FILE).read_text())) == ["crm/Opportunity/ok.csv"]
     record(security_checks_tried=1, security_checks_passed=1)
 
 

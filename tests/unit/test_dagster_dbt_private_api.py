@@ -51,7 +51,9 @@ def test_cli_still_starts_dbt_through_the_module_level_invocation_class():
     )
     assert dagster_dbt_resource.DbtCliInvocation is salesdw_resource._DbtCliInvocationWithEnv
     params = inspect.signature(DbtCliInvocation.run).parameters
-    assert "env" in params, _changed("DbtCliInvocation.run", f"it takes no `env` (parameters: {list(params)})")
+    assert "env" in params, _changed(
+        "DbtCliInvocation.run", f"it takes no `env` (parameters: {list(params)})"
+    )
 
 
 def test_the_env_given_to_cli_reaches_dbts_subprocess_and_nothing_else_changes(tmp_path: Path, monkeypatch):

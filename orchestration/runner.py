@@ -1,7 +1,7 @@
 """`salesdw run`: the whole pipeline once, in-process through Dagster, with a summary at the end.
 
-Both warehouse targets run the same job (`full_pipeline`); with SALESDW_TARGET=postgres its steps replicate
-raw into Postgres, build and gate the models there and publish to the serving database (docs/targets.md).
+Every warehouse target runs the same job (`full_pipeline`) with the resources of one configuration: the
+settings given, and the target SALESDW_TARGET chooses, read once here (docs/targets.md).
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.loader import check_landing
-from ingestion.publish import published_info
 from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
-from ingestion.targets import postgres as pg
 from ingestion.warehouse import WarehouseLockedError, check_warehouse_path, connect
 from orchestration import changes
+from orchestration.targets import Target, target_for
 
 
 def landing_is_empty(landing: Path) -> bool:
@@ -44,17 +43,17 @@ def ensure_demo_data(settings: Settings, say=print) -> bool:
     return True
 
 
-def dagster_instance() -> dg.DagsterInstance:
-    """A persistent instance under data/ so `make dev` shows the runs `make run` made."""
-    if not os.environ.get("DAGSTER_HOME"):
-        home = PROJECT_ROOT / "data" / "dagster"
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(home)
-    home = Path(os.environ["DAGSTER_HOME"])
+def dagster_home() -> Path:
+    """DAGSTER_HOME, else data/dagster: a persistent instance so `make dev` shows the runs `make run` made."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "data" / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(Path(__file__).parent / "dagster.yaml", home / "dagster.yaml")
-    return dg.DagsterInstance.get()
+    return home
+
+
+def dagster_instance(home: Path | None = None) -> dg.DagsterInstance:
+    return dg.DagsterInstance.from_config(str(home or dagster_home()))
 
 
 def _process_started(pid: int) -> str:
@@ -121,13 +120,13 @@ class RunSummary:
     # The report's verdict on this run (summary.json "verdict", expectations/report_verdict.py): the one
     # count of failures and warnings, the same the report's headline says. None when it could not be made.
     verdict: dict | None = None
-    # SALESDW_TARGET=postgres: the Postgres warehouse and serving database (passwords masked)
-    postgres: str | None = None
-    postgres_serving: str | None = None
+    # From the target (no secrets): (label, where) lines, where BI reads, how, and the raw copy it made
+    where: list[tuple[str, str]] = field(default_factory=list)
+    serving_location: str = ""
+    bi_access: str = "read-only"
+    report_unavailable: str = ""
     rows_replicated: int = 0
-    # TEMPORARY (h/spark): SALESDW_TARGET=spark, (label, where) lines from Target.describe()
-    spark: list[tuple[str, str]] | None = None
-    spark_serving: str | None = None
+    raw_copy: str | None = None
 
     @property
     def checks_passed(self) -> int:
@@ -173,12 +172,8 @@ class RunSummary:
             lines.append(f"{t:<36}{cur:>14,}{loaded:>12,}{quar:>13,}")
         tot = [sum(x[i] for x in self.tables) for i in (1, 2, 3)]
         lines.append(f"{'total':<36}{tot[0]:>14,}{tot[1]:>12,}{tot[2]:>13,}")
-        if self.postgres:
-            lines.append(
-                f"replicated {self.rows_replicated:,} rows into the Postgres raw layer ({self.postgres})"
-            )
-        if self.spark:
-            lines.append(f"wrote {self.rows_replicated:,} rows as Parquet into the lake's raw layer")
+        if self.raw_copy:
+            lines.append(self.raw_copy)
         lines.append("")
         if self.verdict:
             lines.append(f"verdict: {self.verdict['headline']} ({self.verdict['counts_line']})")
@@ -196,11 +191,10 @@ class RunSummary:
             lines += [f"  {m}" for m in self.ignored]
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
-        serving = self.postgres_serving or self.spark_serving or settings.marts
+        serving = self.serving_location or settings.marts
         if self.published and self.serving:
             lines.append(
-                f"published:   {serving} (schema marts, {len(self.serving['tables'])} tables, read-only"
-                + (f" for role {pg.BI_ROLE})" if self.postgres else ")")
+                f"published:   {serving} (schema marts, {len(self.serving['tables'])} tables, {self.bi_access})"
             )
         elif self.published:  # published, but the serving side could not be read back afterwards
             lines.append(f"published:   {serving} (schema marts)")
@@ -213,19 +207,11 @@ class RunSummary:
             lines.append(f"NOT PUBLISHED: nothing has been published to {serving} yet.")
         if self.report:
             lines.append(f"report:      {self.report}")
-        elif self.postgres or self.spark:
+        elif self.report_unavailable:
             lines.append(
                 f"report:      none (the data-quality report reads DuckDB only); gate results: {settings.report_dir}"
             )
-        if self.spark:
-            lines += [f"{label + ':':<13}{where}" for label, where in self.spark]
-        elif self.postgres:
-            lines.append(f"warehouse:   {self.postgres} (raw replica, staging, intermediate, marts)")
-            lines.append(
-                f"loads:       {settings.warehouse} (DuckDB landing and validation engine, raw gates)"
-            )
-        else:
-            lines.append(f"warehouse:   {settings.warehouse}")
+        lines += [f"{label + ':':<13}{where}" for label, where in self.where]
         lines.append(f"landing:     {settings.landing_dir}")
         lines.append("quarantine:  audit.quarantine in the warehouse (load log: audit.load_log)")
         return "\n".join(lines)
@@ -233,56 +219,50 @@ class RunSummary:
 
 def write_report(settings: Settings, run_id: str | None, say=print) -> tuple[Path | None, str]:
     """Rebuild the data-quality report; a report failure is reported, never fatal to the run."""
-    index, verdict = report_verdict(settings, run_id, say)
+    from orchestration.targets.duckdb import DuckDBTarget
+
+    # `salesdw report` reads the DuckDB warehouse and serving files, whichever target the runs used.
+    index, verdict = report_verdict(settings, DuckDBTarget(settings.warehouse, settings.marts), run_id, say)
     return index, (verdict or {}).get("headline", "")
 
 
 def report_verdict(
-    settings: Settings, run_id: str | None, say=print, *, html: bool = True
+    settings: Settings, target: Target, run_id: str | None, say=print
 ) -> tuple[Path | None, dict | None]:
-    """The report (``html``) and its verdict on the run: the one count of failures and warnings.
+    """The report and its verdict on the run: the one count of failures and warnings.
 
-    Without ``html`` (the Postgres target, whose marts the DuckDB report cannot read) only the verdict is
-    made, from the same stored check results, dbt results and load log.
+    Where the target cannot build the HTML report (its marts are not in DuckDB) only the verdict is made,
+    from the same stored check results, dbt results and load log.
     """
     import json
 
-    from expectations.report import build_report, collect_summary
+    from expectations.report import collect_summary
 
     try:
-        if not html:
+        if target.report_unavailable:
             return None, collect_summary(settings.warehouse, settings.report_dir, None, run_id)["verdict"]
-        index = build_report(settings.warehouse, settings.report_dir, settings.marts, run_id)
+        index = target.build_report(settings.report_dir, run_id)
     except Exception as exc:  # the run's outcome stands; say why the report is missing
         say(f"the data-quality report could not be built: {type(exc).__name__}: {exc}")
         return None, None
     return index, json.loads((settings.report_dir / "summary.json").read_text())["verdict"]
 
 
-def _postgres_outcome(summary: RunSummary, target: TargetSettings, result, say) -> None:
-    """The Postgres side of the summary: replicated rows, what the serving database holds now."""
-    serving = pg.marts_dsn(target.postgres_dsn, target.postgres_marts_dsn)
-    summary.postgres, summary.postgres_serving = pg.masked(target.postgres_dsn), pg.masked(serving)
+def _target_outcome(summary: RunSummary, target: Target, result, say) -> None:
+    """The target's side of the summary: where it keeps what, what it copied of raw, what BI reads now."""
+    summary.where, summary.serving_location = target.describe(), target.serving_location
+    summary.bi_access, summary.report_unavailable = target.bi_access, target.report_unavailable
     for ev in result.get_asset_materialization_events():
-        replicated = ev.materialization.metadata.get("rows_replicated")
-        if replicated is not None:
-            summary.rows_replicated += int(replicated.value)
+        copied = ev.materialization.metadata.get("rows_replicated")
+        if copied is not None:
+            summary.rows_replicated += int(copied.value)
+    summary.raw_copy = target.raw_copy_line(summary.rows_replicated)
     try:
-        summary.serving = pg.published_info(serving)
-    except pg.PostgresTargetError as exc:  # e.g. the serving database does not exist yet
-        say(f"could not read what the serving database holds: {exc}")
-    # expectations/report.py profiles the DuckDB warehouse and serving file; it has no Postgres reader yet.
-    say("the data-quality report is built for the DuckDB target only; the gate results are saved as JSON")
-
-
-def _spark_outcome(summary: RunSummary, target, result) -> None:
-    """TEMPORARY (h/spark): the Spark side of the summary: rows written to the lake, what is published."""
-    summary.spark, summary.spark_serving = target.describe(), target.serving_location
-    for ev in result.get_asset_materialization_events():
-        written = ev.materialization.metadata.get("rows_replicated")
-        if written is not None:
-            summary.rows_replicated += int(written.value)
-    summary.serving = target.published_info()
+        summary.serving = target.published_info()
+    except Exception as exc:  # e.g. the serving database does not exist yet
+        say(f"could not read what the serving side holds: {exc}")
+    if target.report_unavailable:
+        say(f"no HTML data-quality report: {target.report_unavailable}; the gate results are saved as JSON")
 
 
 def _current_rows_counted(result) -> dict[str, int]:
@@ -303,19 +283,16 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     check_warehouse_path(settings.warehouse)
     if settings.demo == "0" or settings.landing_dir.exists():
         check_landing(settings.landing_dir)
-    # Assets and resources read their configuration from the environment; make ours the one they see.
-    os.environ["SALESDW_LANDING_DIR"] = str(settings.landing_dir)
-    os.environ["SALESDW_WAREHOUSE"] = str(settings.warehouse)
-    os.environ["SALESDW_REPORT_DIR"] = str(settings.report_dir)
-    os.environ["SALESDW_MARTS"] = str(settings.marts)
-    target = TargetSettings.from_env()  # a bad SALESDW_TARGET / missing DSN stops here, before any work
+    # A bad SALESDW_TARGET / missing DSN stops here, before any work. The steps get these settings and this
+    # target as resources: nothing below reads the environment again.
+    target = target_for(settings, TargetSettings.from_env())
     ensure_demo_data(settings, say)
     inputs = changes.fingerprint(settings)  # what this run builds from, recorded if it succeeds
     changes.forget_record(settings)
 
-    from orchestration.definitions import defs as lazy_defs
+    from orchestration.definitions import build_definitions
 
-    defs = lazy_defs()
+    defs = build_definitions(settings, target)
     from orchestration.progress import failure_message, progress_logger
 
     job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
@@ -323,18 +300,14 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     started = time.perf_counter()
     say(
         "running the pipeline through Dagster (job full_pipeline"
-        + (f", target {target.target})…" if target.target != "duckdb" else ")…")
+        + (f", target {target.name})…" if target.name != "duckdb" else ")…")
     )
-    instance = dagster_instance()
+    home = dagster_home()
+    instance = dagster_instance(home)
     release_dead_runs(instance, say)
-    from contextlib import nullcontext
-
     from orchestration.sqlite_events import faster_event_storage
-    from orchestration.targets import target_for
 
-    # TEMPORARY (h/spark): Target.session() around the run (Spark stops the local server the run started)
-    session = target_for(settings, target).session() if target.target == "spark" else nullcontext()
-    with session, faster_event_storage(Path(os.environ["DAGSTER_HOME"])):
+    with target.session(), faster_event_storage(home):
         result = job.execute_in_process(
             run_config={"loggers": {"progress": {}}},
             instance=instance,
@@ -350,15 +323,8 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
     summary.published = any(
         e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
     )
-    if target.target == "spark":  # TEMPORARY (h/spark)
-        _spark_outcome(summary, target_for(settings, target), result)
-        summary.verdict = report_verdict(settings, result.run_id, say, html=False)[1]
-    elif target.target == "postgres":
-        _postgres_outcome(summary, target, result, say)
-        summary.verdict = report_verdict(settings, result.run_id, say, html=False)[1]
-    else:
-        summary.serving = published_info(settings.marts)
-        summary.report, summary.verdict = report_verdict(settings, result.run_id, say)
+    _target_outcome(summary, target, result, say)
+    summary.report, summary.verdict = report_verdict(settings, target, result.run_id, say)
 
     try:
         con = connect(settings.warehouse, read_only=True)
@@ -394,6 +360,6 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
             [result.run_id],
         ).fetchall():
             (summary.refused if status == "refused" else summary.ignored).append(message)
-    if summary.exit_code == 0 and target.target == "duckdb":
+    if summary.exit_code == 0 and target.records_success:
         changes.record_success(settings, summary.run_id, inputs, summary.recorded())
     return summary

@@ -16,10 +16,15 @@ from ingestion.warehouse import connect
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """No test reads or writes the developer's data/ folder or Dagster instance."""
+    """No test reads or writes the developer's data/ folder or Dagster instance: every path setting
+    (tests/unit/test_conftest_isolation.py checks this list against ingestion/settings.py) points here."""
     monkeypatch.setenv("SALESDW_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("SALESDW_REPORT_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("SALESDW_MARTS", str(tmp_path / "salesdw_marts.duckdb"))
+    monkeypatch.setenv("SALESDW_LAKE_DIR", str(tmp_path / "lake"))
+    monkeypatch.setenv("SALESDW_SPARK_HOME", str(tmp_path / "spark"))
+    monkeypatch.setenv("SALESDW_CONNECTOR_SPOOL", str(tmp_path / "spool"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     monkeypatch.setenv("SALESDW_DEMO", "0")

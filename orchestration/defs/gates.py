@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from ingestion.settings import Settings, TargetSettings
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource, current_target, postgres_target
+from ingestion.settings import Settings
+from orchestration.defs.resources import WRITER_POOL
+from orchestration.targets import Target
 
 MAX_SAMPLE_ROWS = 5  # per failed expectation, in the check's metadata (the report keeps 20)
 
@@ -41,19 +42,6 @@ def check_result_from_suite(result, report_path: str) -> dg.AssetCheckResult:
     )
 
 
-def validation_target(suite_name: str, duckdb: WarehouseResource) -> str:
-    """Where a suite's table lives: raw in the DuckDB file (it is loaded there, and Postgres holds a copy of
-    it); the dbt models in Postgres with SALESDW_TARGET=postgres (a SQLAlchemy URL), else the same file."""
-    if TargetSettings.from_env().target == "spark":  # TEMPORARY (h/spark): the target interface
-        return current_target().suite_source(suite_name.split(".", 1)[0])
-    target = postgres_target()
-    if target is None or suite_name.split(".", 1)[0] == "raw":
-        return duckdb.path
-    from ingestion.targets.postgres import sqlalchemy_url
-
-    return sqlalchemy_url(target.postgres_dsn)
-
-
 def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key,
@@ -62,15 +50,18 @@ def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg
         pool=WRITER_POOL,
         description=f"Great Expectations suite {suite_name}: {description}",
     )
-    def _check(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        settings: dg.ResourceParam[Settings],
+        target: dg.ResourceParam[Target],
+    ) -> dg.AssetCheckResult:
         from expectations.runner import validate
         from expectations.store import save_result
         from expectations.suites import all_suites
 
         suite = all_suites()[suite_name]
-        result = validate(validation_target(suite_name, duckdb), suite)
-        report_dir = Settings.from_env().report_dir
-        path = save_result(report_dir, context.run.run_id, result)
+        result = validate(target.suite_source(suite_name.split(".", 1)[0]), suite)
+        path = save_result(settings.report_dir, context.run.run_id, result)
         for r in result.failures:
             (context.log.error if r.blocking else context.log.warning)(f"{suite_name}: {r.summary()}")
         return check_result_from_suite(result, str(path))

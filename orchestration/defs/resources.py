@@ -1,38 +1,28 @@
-"""Resources shared by every asset: the warehouse and the landing zone, configured from settings."""
+"""Resources shared by every asset, all built from one configuration at the entry point.
+
+An entry point (`salesdw run`, `dagster dev` loading orchestration/definitions.py, a test) reads the
+environment once into `Settings`, chooses the warehouse target once (`target_for`), and hands both to the
+steps as resources: `settings` (the typed configuration), `target` (what a step asks of the warehouse),
+`duckdb` (the landing warehouse file and the landing zone) and `dbt`. Steps read neither the environment
+nor the target's name. The target and settings are plain objects, not resource config: the Postgres DSN
+and the Spark token they hold must never be shown in the Dagster UI.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
 
 from ingestion.settings import Settings, TargetSettings
 from ingestion.warehouse import connect
+from orchestration.targets import Target, target_for
 
 WRITER_POOL = "warehouse_writer"  # DuckDB allows one writing process: every writer joins this pool
-
-
-def postgres_target() -> TargetSettings | None:
-    """SALESDW_TARGET=postgres and its DSNs, or None for the DuckDB default.
-
-    Read when a step runs, like Settings.from_env() in the steps, and deliberately not resource config: the
-    DSN carries a password, and resource config is shown in the Dagster UI. With Postgres, the raw loads
-    still run in the DuckDB file above (the landing and validation engine) and each raw asset replicates
-    what it loaded; dbt, the model gates and publish work in Postgres.
-    """
-    target = TargetSettings.from_env()
-    return target if target.target == "postgres" else None
-
-
-def current_target():
-    """TEMPORARY (h/spark): the target of SALESDW_TARGET through target_for, for the Spark branches of the
-    steps until they all call the target interface (the lead's rewiring replaces this)."""
-    from orchestration.targets import target_for
-
-    return target_for(Settings.from_env(), TargetSettings.from_env())
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -56,16 +46,23 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.landing_dir)
 
 
-def warehouse_from_settings(settings: Settings | None = None) -> WarehouseResource:
-    s = settings or Settings.from_env()
+def warehouse_from_settings(settings: Settings) -> WarehouseResource:
     return WarehouseResource(
-        path=str(s.warehouse),
-        landing_dir=str(s.landing_dir),
-        threads=s.duckdb_threads,
-        memory_limit=s.duckdb_memory_limit,
+        path=str(settings.warehouse),
+        landing_dir=str(settings.landing_dir),
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit,
     )
 
 
-@dg.definitions
-def resources() -> dg.Definitions:
-    return dg.Definitions(resources={"duckdb": warehouse_from_settings()})
+def salesdw_resources(settings: Settings, target: Target | None = None) -> dict[str, Any]:
+    """Every resource the steps use, from one configuration; ``target`` defaults to SALESDW_TARGET's."""
+    from orchestration.defs.dbt.resource import dbt_resource
+
+    target = target or target_for(settings, TargetSettings.from_env())
+    return {
+        "settings": settings,
+        "target": target,
+        "duckdb": warehouse_from_settings(settings),
+        "dbt": dbt_resource(target),
+    }

@@ -28,12 +28,17 @@ class PublishOutcome:
     location: str
     tables: Mapping[str, int]
     copied: list[str] = field(default_factory=list)
+    note: str = ""  # appended to the step's "published N marts to <location>" log line
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # target-specific materialisation metadata
 
 
 class Target(ABC):
     """One warehouse target. Instances are cheap, immutable and built once per entry point from settings."""
 
     name: ClassVar[str]  # the SALESDW_TARGET value
+    # Whether a successful run is recorded so that a later run with nothing new does nothing
+    # (orchestration/changes.py): it compares the published DuckDB file, which only this target writes.
+    records_success: ClassVar[bool] = False
     dbt_target: ClassVar[str | None] = None  # profiles.yml output; None: the profile's default (DuckDB)
 
     # --- a run ----------------------------------------------------------------------------------------
@@ -82,6 +87,8 @@ class Target(ABC):
     def serving_location(self) -> str:
         """Where BI reads, for messages (passwords masked)."""
 
+    bi_access: ClassVar[str] = "read-only"  # how BI may read the published marts, for the run summary
+
     # --- report ---------------------------------------------------------------------------------------
     def build_report(self, report_dir: Path, run_id: str | None) -> Path | None:
         """(Re)build the HTML data-quality report; None when this target cannot (``report_unavailable`` says
@@ -94,3 +101,7 @@ class Target(ABC):
     @abstractmethod
     def describe(self) -> list[tuple[str, str]]:
         """(label, where) lines for the run summary: the warehouse, where loads run, where BI reads. No secrets."""
+
+    def raw_copy_line(self, rows: int) -> str | None:
+        """The run summary's line on what ``after_raw_load`` copied (``rows`` in all), or None: nothing to copy."""
+        return None

@@ -14,6 +14,7 @@ class DuckDBTarget(Target):
     marts: Path
 
     name = "duckdb"
+    records_success = True
 
     def suite_source(self, layer: str) -> str:
         return str(self.warehouse)
@@ -22,7 +23,13 @@ class DuckDBTarget(Target):
         from ingestion.publish import publish_marts
 
         result = publish_marts(self.warehouse, self.marts, run_id=run_id, tables=tables)
-        return PublishOutcome(str(result.path), result.tables, result.copied)
+        return PublishOutcome(
+            str(result.path),
+            result.tables,
+            result.copied,
+            note=f" ({len(result.copied)} copied anew, the others unchanged since the last publish)",
+            metadata={"copied": result.copied},
+        )
 
     def published_info(self) -> dict | None:
         from ingestion.publish import published_info

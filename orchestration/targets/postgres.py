@@ -26,6 +26,7 @@ class PostgresTarget(Target):
     # expectations/report.py profiles the DuckDB warehouse and serving file; a report from the landing file
     # alone would call unchecked marts trustworthy.
     report_unavailable = "the data-quality report reads DuckDB only (SALESDW_TARGET=postgres)"
+    bi_access = f"read-only for role {pg.BI_ROLE}"
 
     @property
     def serving_dsn(self) -> str:
@@ -50,7 +51,13 @@ class PostgresTarget(Target):
 
     def publish(self, run_id: str, tables: list[str]) -> PublishOutcome:
         result = pg.publish(self.dsn, self.serving_dsn, run_id, tables=tables)
-        return PublishOutcome(result.target, result.tables, sorted(result.tables))
+        return PublishOutcome(
+            result.target,  # the serving database, password masked
+            result.tables,
+            sorted(result.tables),
+            note=f" (schema marts, role {pg.BI_ROLE})",
+            metadata={"bi_role": pg.BI_ROLE},
+        )
 
     def published_info(self) -> dict | None:
         return pg.published_info(self.serving_dsn)
@@ -58,6 +65,9 @@ class PostgresTarget(Target):
     @property
     def serving_location(self) -> str:
         return pg.masked(self.serving_dsn)
+
+    def raw_copy_line(self, rows: int) -> str | None:
+        return f"replicated {rows:,} rows into the Postgres raw layer ({pg.masked(self.dsn)})"
 
     def describe(self) -> list[tuple[str, str]]:
         return [

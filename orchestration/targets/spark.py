@@ -79,6 +79,9 @@ class SparkTarget(Target):
     def serving_location(self) -> str:
         return f"{sp.lake_uri(self.spark.lake_dir, sp.PUBLISHED)} (DuckDB views: {self.marts})"
 
+    def raw_copy_line(self, rows: int) -> str | None:
+        return f"wrote {rows:,} rows as Parquet into the lake's raw layer"
+
     def describe(self) -> list[tuple[str, str]]:
         return [
             ("warehouse", f"{self.endpoint.masked()} (staging, intermediate, marts)"),

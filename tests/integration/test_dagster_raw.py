@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dagster as dg
 
 from ingestion.contract import OBJECTS
-from orchestration.defs.resources import WarehouseResource
+from ingestion.settings import Settings
+from orchestration.defs.resources import salesdw_resources
 from tests.conftest import write
 from tests.integration.test_loader import csv, opp
 
@@ -44,8 +47,8 @@ def test_materialise_all_raw_assets(tmp_path, landing):
     from orchestration.defs.raw.assets import raw_assets
     from orchestration.defs.raw.checks import raw_checks
 
-    resource = WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(landing))
-    result = dg.materialize([*raw_assets, *raw_checks], resources={"duckdb": resource})
+    settings = replace(Settings.from_env(), warehouse=tmp_path / "w.duckdb", landing_dir=landing)
+    result = dg.materialize([*raw_assets, *raw_checks], resources=salesdw_resources(settings))
     assert result.success
     mats = result.get_asset_materialization_events()
     assert len(mats) == len(OBJECTS)  # one per contract object, none silently skipped

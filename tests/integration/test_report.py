@@ -449,15 +449,13 @@ def test_report_asset_says_it_is_not_built_on_the_postgres_target(tmp_path: Path
     """On Postgres the DuckDB file holds raw and audit only: a report from it would vouch for unchecked marts."""
     import dagster as dg
 
+    from ingestion.settings import Settings
     from orchestration.defs.report.assets import data_quality_report
-    from orchestration.defs.resources import WarehouseResource
+    from orchestration.defs.resources import salesdw_resources
 
     monkeypatch.setenv("SALESDW_TARGET", "postgres")
     monkeypatch.setenv("SALESDW_POSTGRES_DSN", "postgresql://u:not-a-real-password@127.0.0.1:1/none")
-    result = dg.materialize(
-        [data_quality_report],
-        resources={"duckdb": WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(tmp_path))},
-    )
+    result = dg.materialize([data_quality_report], resources=salesdw_resources(Settings.from_env()))
     assert result.success
     [mat] = result.get_asset_materialization_events()
     metadata = mat.materialization.metadata

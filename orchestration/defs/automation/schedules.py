@@ -3,6 +3,7 @@ new starts no run: orchestration/changes.py decides, as it does for `salesdw run
 
 import dagster as dg
 
+from ingestion.settings import Settings
 from orchestration import changes
 from orchestration.defs.automation.sensors import INPUTS_TAG, settings_for
 from orchestration.defs.jobs import full_pipeline, load_raw
@@ -18,8 +19,10 @@ from orchestration.defs.resources import WarehouseResource
     description="Hourly at :05, load new landing files (no run when none arrived); marts follow through "
     "declarative automation.",
 )
-def hourly_incremental_load(context: dg.ScheduleEvaluationContext, duckdb: WarehouseResource):
-    found = changes.what_changed(settings_for(duckdb), landing_only=True)
+def hourly_incremental_load(
+    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings], duckdb: WarehouseResource
+):
+    found = changes.what_changed(settings_for(settings, duckdb), landing_only=True)
     if found.nothing_new:
         return dg.SkipReason("no new landing files since the last load")
     return dg.RunRequest(tags={"salesdw/trigger": "hourly_incremental_load"})
@@ -34,8 +37,10 @@ def hourly_incremental_load(context: dg.ScheduleEvaluationContext, duckdb: Wareh
     description="02:00 UTC: load, rebuild every model with its tests and gates; no run when nothing arrived "
     "and no code or setting changed since the last successful run.",
 )
-def nightly_full_rebuild(context: dg.ScheduleEvaluationContext, duckdb: WarehouseResource):
-    settings = settings_for(duckdb)
+def nightly_full_rebuild(
+    context: dg.ScheduleEvaluationContext, settings: dg.ResourceParam[Settings], duckdb: WarehouseResource
+):
+    settings = settings_for(settings, duckdb)
     found = changes.what_changed(settings)
     last = context.instance.get_runs(dg.RunsFilter(job_name=full_pipeline.name), limit=1)
     if found.nothing_new and (not last or last[0].status == dg.DagsterRunStatus.SUCCESS):

@@ -24,11 +24,9 @@ from orchestration.defs.resources import WarehouseResource
 INPUTS_TAG = "salesdw/inputs"  # the code and settings fingerprint a scheduled run was requested for
 
 
-def settings_for(duckdb: WarehouseResource) -> Settings:
-    """The settings of this deployment, with the warehouse and landing zone the resource points at."""
-    return dataclasses.replace(
-        Settings.from_env(), warehouse=Path(duckdb.path), landing_dir=Path(duckdb.landing_dir)
-    )
+def settings_for(settings: Settings, duckdb: WarehouseResource) -> Settings:
+    """The deployment's settings, with the warehouse and landing zone the resource points at."""
+    return dataclasses.replace(settings, warehouse=Path(duckdb.path), landing_dir=Path(duckdb.landing_dir))
 
 
 @dg.sensor(
@@ -38,8 +36,10 @@ def settings_for(duckdb: WarehouseResource) -> Settings:
     description="Every minute: landing entries not yet loaded or reported start a load of their objects.",
     asset_selection=dg.AssetSelection.groups("raw_crm", "raw_billing", "raw_activity"),
 )
-def landing_zone_files(context: dg.SensorEvaluationContext, duckdb: WarehouseResource):
-    found = changes.what_changed(settings_for(duckdb), landing_only=True)
+def landing_zone_files(
+    context: dg.SensorEvaluationContext, settings: dg.ResourceParam[Settings], duckdb: WarehouseResource
+):
+    found = changes.what_changed(settings_for(settings, duckdb), landing_only=True)
     if found.nothing_new:
         return dg.SkipReason("no new landing entries")
     if not found.new_files:  # the warehouse is busy: the next tick looks again
@@ -62,14 +62,16 @@ def landing_zone_files(context: dg.SensorEvaluationContext, duckdb: WarehouseRes
     description="After a successful full_pipeline run requested with its inputs' fingerprint (the nightly "
     "schedule), record it as the last successful run.",
 )
-def record_successful_run(context: dg.RunStatusSensorContext, duckdb: WarehouseResource):
+def record_successful_run(
+    context: dg.RunStatusSensorContext, settings: dg.ResourceParam[Settings], duckdb: WarehouseResource
+):
     run = context.dagster_run
     inputs = run.tags.get(INPUTS_TAG)
     if not inputs:  # started without a fingerprint (the UI): its inputs are unknown, record nothing
         return dg.SkipReason("run has no inputs fingerprint")
     stats = context.instance.get_run_stats(run.run_id)
     ended = datetime.fromtimestamp(stats.end_time, UTC) if stats.end_time else None
-    changes.record_success(settings_for(duckdb), run.run_id, inputs, {}, until=ended)
+    changes.record_success(settings_for(settings, duckdb), run.run_id, inputs, {}, until=ended)
     return dg.SkipReason(f"recorded run {run.run_id[:8]} as the last successful run")
 
 
@@ -79,6 +81,8 @@ def record_successful_run(context: dg.RunStatusSensorContext, duckdb: WarehouseR
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After a failed pipeline or load run, forget the last successful run: the next tick works.",
 )
-def forget_after_failed_run(context: dg.RunStatusSensorContext, duckdb: WarehouseResource):
-    changes.forget_record(settings_for(duckdb))
+def forget_after_failed_run(
+    context: dg.RunStatusSensorContext, settings: dg.ResourceParam[Settings], duckdb: WarehouseResource
+):
+    changes.forget_record(settings_for(settings, duckdb))
     return dg.SkipReason(f"run {context.dagster_run.run_id[:8]} failed: the next run has work to do")

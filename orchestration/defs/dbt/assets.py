@@ -1,20 +1,15 @@
 """dbt models as Dagster assets: staging, intermediate and marts, built with `dbt build`."""
 
-import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
-from packaging import version
+from dagster_dbt import dbt_assets
 
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import (
-    DBT_EXECUTABLE,
-    dbt_env,
     ensure_manifest,
     keep_partial_parse,
     mark_unit_tests_passed,
@@ -23,8 +18,10 @@ from orchestration.defs.dbt.project import (
     step_target_path,
     unit_tests_marker,
 )
+from orchestration.defs.dbt.resource import SalesdwDbtCliResource, dbt_env
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
+from orchestration.targets import Target
 
 # Models tagged so in dbt are the partitioned history marts (one row per day or month of history).
 PARTITIONED_TAG = "partitioned_monthly"
@@ -94,20 +91,26 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         # A backfill of many months is one `dbt build` over the whole range, not one per month.
         backfill_policy=dg.BackfillPolicy.single_run() if step.partitioned else None,
     )
-    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def _models(
+        context: dg.AssetExecutionContext,
+        dbt: SalesdwDbtCliResource,
+        settings: dg.ResourceParam[Settings],
+        target: dg.ResourceParam[Target],
+    ):
         window = None
         if step.partitioned and context.has_partition_key_range:
             tw = context.partition_time_window
             window = (tw.start, tw.end)
         expected = len(context.selected_asset_keys)
         built = 0
-        target = step_target_path(project, name, context.run.run_id)
-        passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}")
+        extra_env = dbt_env(settings, target)
+        env = {**os.environ, **extra_env}  # what dbt's subprocess sees: keys its partial-parse state
+        target_path = step_target_path(project, name, context.run.run_id, env)
+        passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}", env)
         unit_tests = window is None and not passed_marker.exists()
-        from orchestration.defs.resources import current_target
-
-        current_target().ensure_running()  # TEMPORARY (h/spark): Spark's local Thrift Server, before dbt connects
-        invocation = dbt.cli(dbt_build_args(window, unit_tests), context=context, target_path=target)
+        target.ensure_running()  # before dbt connects (Spark: a local Thrift Server)
+        args = dbt_build_args(window, unit_tests)
+        invocation = dbt.cli(args, context=context, target_path=target_path, env=extra_env)
         try:
             for event in invocation.stream():
                 if isinstance(event, dg.Output | dg.AssetMaterialization):
@@ -118,7 +121,7 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
             if invocation.process.poll() is None:
                 invocation.process.terminate()
                 invocation.process.wait(timeout=60)
-            keep_partial_parse(project, target)
+            keep_partial_parse(project, target_path, env)
             prune_step_targets(project)
         # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
         if built < expected:
@@ -129,46 +132,6 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
     return _models
 
 
-class SalesdwDbtCliResource(DbtCliResource):
-    """dagster-dbt's dbt resource without two start-up costs of every run; dbt itself runs as before.
-
-    dagster-dbt loads the dbt project and profile in-process on each `dbt.cli(...)` (1-5 s a step; the
-    first also imports dbt's adapter modules) for the optional row-count and column-metadata fetches,
-    which these assets do not use; and it asks the dbt executable for its version in a subprocess.
-    """
-
-    def _initialize_dbt_core_adapter(self, args):  # noqa: ARG002 - same signature as dagster-dbt's
-        return None
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        # dagster-dbt runs `dbt --version` in a subprocess to learn this (3-5 s, once per run); the dbt
-        # executable is this environment's (DBT_EXECUTABLE), so its version is the installed dbt-core's.
-        return version.parse(importlib.metadata.version("dbt-core"))
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
-    project = salesdw_dbt_project()
-    env = dbt_env()
-    # dbt runs as a subprocess that inherits this environment: give it the warehouse path. With
-    # SALESDW_TARGET=postgres, the connection settings derive from SALESDW_POSTGRES_DSN and always follow it.
-    os.environ.update(
-        {
-            k: v
-            for k, v in env.items()
-            if k not in os.environ or k.startswith(("SALESDW_PG_", "SALESDW_SPARK_DBT_")) or k == "PGTZ"
-        }
-    )
-    return dg.Definitions(
-        assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()],
-        resources={
-            "dbt": SalesdwDbtCliResource(
-                project_dir=project,
-                profiles_dir=str(project.profiles_dir),
-                dbt_executable=DBT_EXECUTABLE,
-                # None (the profile's default, DuckDB) unless SALESDW_TARGET=postgres set it (dbt_env)
-                target=env.get("DBT_TARGET") or None,
-            )
-        },
-    )
+    return dg.Definitions(assets=[build_dbt_assets(name, step) for name, step in DBT_STEPS.items()])

@@ -9,35 +9,24 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from ingestion.settings import DBT_PROJECT_DIR, Settings
+from ingestion.settings import DBT_PROJECT_DIR, PROJECT_ROOT, VARIABLES
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 SOURCE_GLOBS = ("models/**/*", "macros/**/*", "tests/**/*", "snapshots/**/*", "seeds/**/*")
 
 
-def dbt_env() -> dict[str, str]:
-    """dbt's profile reads the warehouse path from the environment; default it from settings."""
+def parse_env() -> dict[str, str]:
+    """The environment of `dbt parse` (ensure_manifest). Parsing renders the profile but never connects, and the
+    manifest it writes is the same for every target and warehouse: only the default output's required path
+    needs a value. The runs themselves get their environment from the dbt resource (resource.dbt_env)."""
     env = dict(os.environ)
-    env.setdefault("SALESDW_WAREHOUSE", str(Settings.from_env().warehouse))
+    env.setdefault("SALESDW_WAREHOUSE", str(PROJECT_ROOT / VARIABLES["SALESDW_WAREHOUSE"][0]))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    # SALESDW_TARGET=postgres: every dbt command builds in Postgres (profile target `postgres`, from the DSN).
-    from ingestion.settings import TargetSettings
-
-    target = TargetSettings.from_env(env)
-    if target.target == "spark":  # TEMPORARY (h/spark): Target.dbt_env()
-        from orchestration.targets import target_for
-
-        env.setdefault("DBT_TARGET", "spark")
-        env.update(target_for(Settings.from_env(env), target).dbt_env())
-    if target.target == "postgres":
-        from ingestion.targets.postgres import dbt_env as postgres_dbt_env
-
-        env.setdefault("DBT_TARGET", "postgres")
-        env.update(postgres_dbt_env(target.postgres_dsn))
     return env
 
 
@@ -74,7 +63,7 @@ def ensure_manifest(project: DbtProject) -> Path:
         proc = subprocess.run(
             [DBT_EXECUTABLE, "parse", "--quiet", "--profiles-dir", str(project.profiles_dir)],
             cwd=project.project_dir,
-            env=dbt_env(),
+            env=parse_env(),
             capture_output=True,
             text=True,
         )
@@ -95,13 +84,15 @@ def _partial_parse_cache(project: DbtProject) -> Path:
     return Path(project.project_dir) / project.target_path / PARTIAL_PARSE_CACHE
 
 
-def partial_parse_key(env: dict[str, str] | None = None) -> str:
+def partial_parse_key(env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     items = sorted((k, v) for k, v in env.items() if k.startswith(_PARSE_ENV_PREFIXES))
     return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
 
 
-def step_target_path(project: DbtProject, step: str, run_id: str) -> Path:
+def step_target_path(
+    project: DbtProject, step: str, run_id: str, env: Mapping[str, str] | None = None
+) -> Path:
     """A fresh target dir for one dbt invocation (as dagster-dbt names it), seeded with the partial-parse
     state dbt saved last time it ran with this environment.
 
@@ -112,13 +103,13 @@ def step_target_path(project: DbtProject, step: str, run_id: str) -> Path:
     """
     target = Path(project.project_dir) / project.target_path / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
-    cached = _partial_parse_cache(project) / f"{partial_parse_key()}.msgpack"
+    cached = _partial_parse_cache(project) / f"{partial_parse_key(env)}.msgpack"
     if cached.exists():
         shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
     return target
 
 
-def keep_partial_parse(project: DbtProject, target: Path) -> None:
+def keep_partial_parse(project: DbtProject, target: Path, env: Mapping[str, str] | None = None) -> None:
     """Save the partial-parse state dbt left in ``target`` for the next invocation in this environment.
 
     dbt itself decides whether a saved state is still valid (versions, file hashes, vars, env vars), so a
@@ -131,7 +122,7 @@ def keep_partial_parse(project: DbtProject, target: Path) -> None:
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{uuid.uuid4().hex}.tmp"
     shutil.copyfile(produced, tmp)
-    os.replace(tmp, cache / f"{partial_parse_key()}.msgpack")
+    os.replace(tmp, cache / f"{partial_parse_key(env)}.msgpack")
     for old in sorted(cache.glob("*.msgpack"), key=_mtime)[:-PARTIAL_PARSE_KEEP]:
         old.unlink(missing_ok=True)
 
@@ -159,7 +150,9 @@ def code_fingerprint(project: DbtProject) -> str:
     return digest.hexdigest()[:16]
 
 
-def unit_tests_marker(project: DbtProject, step: str, selection: str) -> Path:
+def unit_tests_marker(
+    project: DbtProject, step: str, selection: str, env: Mapping[str, str] | None = None
+) -> Path:
     """Where a step records that its dbt unit tests passed for the current code, environment (target, vars,
     settings: the partial-parse key) and selection. Computed once before the build and written after it passed,
     so an edit made while dbt runs is never taken as tested.
@@ -169,7 +162,7 @@ def unit_tests_marker(project: DbtProject, step: str, selection: str) -> Path:
     run (24 unit tests: 3-4 s). They run again after any change, and always in `make test`/CI.
     """
     key = hashlib.sha256(
-        f"{code_fingerprint(project)}|{partial_parse_key()}|{selection}".encode()
+        f"{code_fingerprint(project)}|{partial_parse_key(env)}|{selection}".encode()
     ).hexdigest()
     return Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED / f"{step}-{key[:24]}"
 

@@ -1,17 +1,18 @@
 """One Dagster asset per contract object: load that object's new landing files into raw.
 
-With SALESDW_TARGET=postgres the load still runs in DuckDB (the landing and validation engine), and the
-same step then replicates the object's raw table and the audit tables into Postgres: the raw layer is the
-same in both places whenever the asset is materialised (file drops, connector pulls, backfills), and the
-asset graph, its gates and the schedules and sensors that request it stay exactly as with DuckDB.
+Every target loads in DuckDB (the landing and validation engine); the same step then hands what it loaded to
+the target (`Target.after_raw_load`: Postgres replicates the raw and audit tables, Spark writes them to the
+lake), so the target's raw layer equals DuckDB's whenever the asset is materialised (file drops, connector
+pulls, backfills), and the asset graph, its gates and the schedules and sensors that request it are the same
+for every target.
 """
 
 import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.loader import Loader
-from ingestion.settings import TargetSettings
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource, current_target, postgres_target
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.targets import Target
 
 
 def raw_key(obj: SourceObject) -> dg.AssetKey:
@@ -35,7 +36,9 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
         ),
         metadata={"landing_folder": f"{obj.source}/{obj.name}", "table": f"raw.{obj.table}"},
     )
-    def _load(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+    def _load(
+        context: dg.AssetExecutionContext, duckdb: WarehouseResource, target: dg.ResourceParam[Target]
+    ) -> dg.MaterializeResult:
         def progress(fr):
             context.log.info(
                 f"{fr.file}: {fr.status}, {fr.rows_loaded} loaded, {fr.rows_quarantined} quarantined"
@@ -45,7 +48,7 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
         with duckdb.connect() as con:
             result = Loader(con, duckdb.landing, run_id=context.run.run_id).load_object(obj, on_file=progress)
             total_rows = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
-            replicated = _replicate(context, con, obj)
+            replicated = _hand_to_target(context, target, con, obj)
         for fr in result.refused:
             context.log.error(f"refused {fr.message}")
         for fr in result.ignored:
@@ -67,24 +70,12 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
     return _load
 
 
-def _replicate(context: dg.AssetExecutionContext, con, obj: SourceObject) -> dict:
-    """Postgres target: copy what this load wrote into Postgres raw/audit; metadata for the materialisation."""
-    if TargetSettings.from_env().target == "spark":  # TEMPORARY (h/spark): the target interface
-        meta = current_target().after_raw_load(con, [obj])
+def _hand_to_target(context: dg.AssetExecutionContext, target: Target, con, obj: SourceObject) -> dict:
+    """The target's copy of what this load wrote; its metadata for the materialisation (none for DuckDB)."""
+    meta = dict(target.after_raw_load(con, [obj]))
+    if "log" in meta:
         context.log.info(meta.pop("log"))
-        return {**meta, "replication": dg.MetadataValue.json(meta["replication"])}
-    target = postgres_target()
-    if target is None:
-        return {}
-    from ingestion.targets import postgres as pg
-
-    report = pg.replicate_raw(con, target.postgres_dsn, objects=[obj])
-    context.log.info(f"{report.summary()} ({pg.masked(target.postgres_dsn)})")
-    return {
-        "rows_replicated": report.rows_copied,
-        "replicated_to": pg.masked(target.postgres_dsn),
-        "replication": dg.MetadataValue.json({t.table: [t.mode, t.rows_copied] for t in report.tables}),
-    }
+    return {k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in meta.items()}
 
 
 raw_assets = [_build(o) for o in OBJECTS]

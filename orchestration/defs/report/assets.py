@@ -2,8 +2,9 @@
 
 import dagster as dg
 
-from ingestion.settings import Settings, TargetSettings
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from ingestion.settings import Settings
+from orchestration.defs.resources import WRITER_POOL
+from orchestration.targets import Target
 
 
 @dg.asset(
@@ -18,24 +19,20 @@ from orchestration.defs.resources import WRITER_POOL, WarehouseResource
         "runs too, which is when it matters most (the report_after_runs sensor requests it)."
     ),
 )
-def data_quality_report(context: dg.AssetExecutionContext, duckdb: WarehouseResource) -> dg.MaterializeResult:
+def data_quality_report(
+    context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings], target: dg.ResourceParam[Target]
+) -> dg.MaterializeResult:
     import json
 
-    from expectations.report import build_report
-
-    s = Settings.from_env()
-    if (target := TargetSettings.from_env().target) in (
-        "postgres",
-        "spark",
-    ):  # TEMPORARY (h/spark): report_unavailable
-        # The report reads the DuckDB warehouse's audit and model tables; on Postgres only raw and audit are
-        # there, so a report built from them would call unchecked marts trustworthy. Say so instead.
-        message = f"not built: the data-quality report reads DuckDB only (SALESDW_TARGET={target})"
+    if target.report_unavailable:
+        # The report reads the DuckDB warehouse's audit and model tables; where the models live elsewhere, a
+        # report from the landing file would call unchecked marts trustworthy. Say so instead.
+        message = f"not built: {target.report_unavailable}"
         context.log.warning(message)
         return dg.MaterializeResult(metadata={"status": "not built", "headline": message})
     run_id = context.run.tags.get("salesdw/report_for_run")
-    index = build_report(duckdb.path, s.report_dir, s.marts, run_id)
-    summary = json.loads((s.report_dir / "summary.json").read_text())
+    index = target.build_report(settings.report_dir, run_id)
+    summary = json.loads((settings.report_dir / "summary.json").read_text())
     context.log.info(summary.get("headline", ""))
     return dg.MaterializeResult(
         metadata={

@@ -21,13 +21,15 @@ from tests.conftest import write
 
 def _schedule(schedule, instance, settings):
     ctx = dg.build_schedule_context(
-        instance=instance, resources={"duckdb": warehouse_from_settings(settings)}
+        instance=instance, resources={"settings": settings, "duckdb": warehouse_from_settings(settings)}
     )
     return schedule(ctx)
 
 
 def _sensor(settings):
-    ctx = dg.build_sensor_context(resources={"duckdb": warehouse_from_settings(settings)})
+    ctx = dg.build_sensor_context(
+        resources={"settings": settings, "duckdb": warehouse_from_settings(settings)}
+    )
     return landing_zone_files(ctx)
 
 

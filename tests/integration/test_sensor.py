@@ -6,6 +6,7 @@ import dagster as dg
 
 from ingestion.contract import OBJECTS
 from ingestion.loader import load_landing
+from ingestion.settings import Settings
 from ingestion.warehouse import connect
 from orchestration.defs.automation.sensors import landing_zone_files
 from orchestration.defs.resources import WarehouseResource
@@ -15,7 +16,10 @@ from tests.integration.test_loader import csv, opp
 
 def _tick(landing, tmp_path):
     ctx = dg.build_sensor_context(
-        resources={"duckdb": WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(landing))},
+        resources={
+            "settings": Settings.from_env(),
+            "duckdb": WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(landing)),
+        },
     )
     return landing_zone_files(ctx)
 

@@ -135,7 +135,9 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory):
         "SALESDW_SPARK_PORT": str(settings.port),
         "SALESDW_SPARK_DRIVER_MEMORY": settings.driver_memory,
         "DBT_TARGET": "spark",
-        "DAGSTER_HOME": str(work / "dagster_home"),  # module-scoped: tests/conftest.py's isolation is per test
+        "DAGSTER_HOME": str(
+            work / "dagster_home"
+        ),  # module-scoped: tests/conftest.py's isolation is per test
         "SALESDW_DEMO": "0",
         **sp.dbt_env(sp.endpoint(settings)),
     }

@@ -19,18 +19,20 @@ from salesdw_cli import main
 from tests.conftest import write
 
 
+# Contexts are closed after the tick: an open one leaves its Dagster instance's state storage set for the
+# process, and a later test that loads the definitions would find that instance gone.
 def _schedule(schedule, instance, settings):
-    ctx = dg.build_schedule_context(
+    with dg.build_schedule_context(
         instance=instance, resources={"settings": settings, "duckdb": warehouse_from_settings(settings)}
-    )
-    return schedule(ctx)
+    ) as ctx:
+        return schedule(ctx)
 
 
 def _sensor(settings):
-    ctx = dg.build_sensor_context(
+    with dg.build_sensor_context(
         resources={"settings": settings, "duckdb": warehouse_from_settings(settings)}
-    )
-    return landing_zone_files(ctx)
+    ) as ctx:
+        return landing_zone_files(ctx)
 
 
 def test_a_run_with_nothing_new_builds_nothing_and_leaves_the_published_file(tmp_path, monkeypatch, capsys):

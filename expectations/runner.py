@@ -191,15 +191,22 @@ def validate(
     )
 
 
+def _register_dialect(target: Path | str) -> None:
+    """The Spark target's URL scheme is registered when first used (it imports PyHive)."""
+    if str(target).startswith("spark+salesdw://"):
+        import expectations.engine_spark  # noqa: F401 - registers the scheme
+
+
 def _skipped(suite: Suite, by_name: dict[str, Expectation], engine_or_url: Any) -> dict[str, str]:
     """Expectation name -> why it is skipped, for the rules that need a source not in use."""
     if not any(suite.sources_needed(e) for e in by_name.values()):
         return {}
     engine = engine_or_url
-    if isinstance(engine_or_url, str):  # the Postgres target: its audit.load_log is the replicated one
+    if isinstance(engine_or_url, str):  # Postgres or Spark: their audit.load_log is the replicated one
         import sqlalchemy as sa
         from sqlalchemy.pool import NullPool
 
+        _register_dialect(engine_or_url)
         engine = sa.create_engine(engine_or_url, poolclass=NullPool)
     try:
         with engine.connect() as con:
@@ -225,8 +232,7 @@ def _run_ge(
     into: dict[str, ExpectationValidationResult],
 ) -> dict[str, Any]:
     """Validate in an ephemeral GE context; fills ``into`` by expectation name, returns GE's run meta."""
-    if str(warehouse_path).startswith("spark+salesdw://"):
-        import expectations.engine_spark  # noqa: F401 - registers the scheme (the Spark target)
+    _register_dialect(warehouse_path)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(

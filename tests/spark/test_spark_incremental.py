@@ -2,8 +2,10 @@
 hooks run as copy-on-write rewrites of Parquet tables (macros/cross_db/dml.sql).
 
 The same deliveries as the DuckDB and Postgres proofs (tests/dbt/test_incremental_*.py): a build, then a delta
-built incrementally, then the same raw data built from scratch (--full-refresh) on the same server; the tables
-are compared row for row from their Parquet files. One local Spark Thrift Server for the module.
+built incrementally (with the selection's dbt tests), then the same raw data built from scratch (--full-refresh)
+on the same server; the tables are compared row for row from their Parquet files. The first build and the
+rebuild are `dbt run`: their data tests would repeat what the incremental build's and test_spark_target's
+(the same demo data) already assert.
 """
 
 from __future__ import annotations
@@ -20,38 +22,25 @@ from ingestion.targets import spark as sp
 from ingestion.warehouse import connect
 from tests.dbt import test_incremental_activities as activities
 from tests.dbt import test_incremental_pipeline_snapshot as snapshot
-from tests.spark.test_spark_target import dbt_build, finished, spark_settings
+from tests.spark.helpers import dbt, finished, fresh_catalog, replicate
 from tests.warehouses import built_demo_warehouse, loaded_demo_warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-if shutil.which("java") is None:
-    pytest.skip("the Spark target needs Java 17", allow_module_level=True)
-
 # bookkeeping of the incremental runs, not compared (a full rebuild stamps its own time)
 SKIP = {"matched_at", "changed_at"}
+# the unit tests do not read the data (test_spark_target runs every one of them)
+NO_UNIT_TESTS = ("--exclude", "test_type:unit")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    settings = spark_settings(tmp_path_factory.mktemp("spark_incremental"))
-    local = sp.local_server(settings)
-    try:
-        yield settings, sp.ensure_running(settings)
-    finally:
-        local.stop()
+@pytest.fixture
+def settings(spark_server, tmp_path: Path):
+    return fresh_catalog(spark_server, tmp_path / "lake")
 
 
-def replicate(warehouse: Path, settings, ep, full: bool = False) -> None:
-    con = connect(warehouse)
-    try:
-        sp.replicate_raw(con, ep, settings.lake_dir, full=full)
-    finally:
-        con.close()
-
-
-def build(warehouse: Path, work: Path, ep, *args: str) -> None:
-    finished(dbt_build("spark", warehouse, work, *args, env=sp.dbt_env(ep)), "Spark " + " ".join(args))
+def build(command: str, warehouse: Path, work: Path, settings, *args: str) -> None:
+    env = sp.dbt_env(sp.endpoint(settings))
+    finished(dbt(command, "spark", warehouse, work, *args, env=env), f"Spark {command} " + " ".join(args))
 
 
 def rows(settings, table: str, where: str = "true") -> Counter:
@@ -66,12 +55,11 @@ def rows(settings, table: str, where: str = "true") -> Counter:
         con.close()
 
 
-def test_activity_models_incremental_run_equals_full_rebuild_on_spark(server, tmp_path: Path):
-    settings, ep = server
+def test_activity_models_incremental_run_equals_full_rebuild_on_spark(settings, tmp_path: Path):
     warehouse = loaded_demo_warehouse(tmp_path)
     landing = tmp_path / "landing"
-    replicate(warehouse, settings, ep, full=True)
-    build(warehouse, tmp_path / "first", ep, *activities.SELECT, "--full-refresh")
+    replicate(warehouse, settings, full=True)
+    build("run", warehouse, tmp_path / "first", settings, *activities.SELECT, "--full-refresh")
 
     events = activities.latest_events(landing)
     ids = sorted(events)
@@ -100,10 +88,10 @@ def test_activity_models_incremental_run_equals_full_rebuild_on_spark(server, tm
     )
     with connect(warehouse) as con:
         load_landing(con, landing)
-    replicate(warehouse, settings, ep)
-    build(warehouse, tmp_path / "inc", ep, *activities.SELECT)
+    replicate(warehouse, settings)
+    build("build", warehouse, tmp_path / "inc", settings, *activities.SELECT, *NO_UNIT_TESTS)
     incremental = {t: rows(settings, t, activities.TABLES[t][1]) for t in activities.TABLES}
-    build(warehouse, tmp_path / "full", ep, *activities.SELECT, "--full-refresh")
+    build("run", warehouse, tmp_path / "full", settings, *activities.SELECT, "--full-refresh")
     for table in activities.TABLES:
         full = rows(settings, table, activities.TABLES[table][1])
         assert incremental[table] == full, (
@@ -115,14 +103,13 @@ def test_activity_models_incremental_run_equals_full_rebuild_on_spark(server, tm
 
 
 def test_pipeline_snapshot_incremental_run_equals_full_rebuild_on_spark(
-    server, tmp_path_factory, tmp_path: Path
+    settings, tmp_path_factory, tmp_path: Path
 ):
-    settings, ep = server
     built = built_demo_warehouse(tmp_path_factory.mktemp("snapshot_duck"), *snapshot.SELECT)
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(built, warehouse)
-    replicate(warehouse, settings, ep, full=True)
-    build(warehouse, tmp_path / "first", ep, *snapshot.SELECT, "--full-refresh")
+    replicate(warehouse, settings, full=True)
+    build("run", warehouse, tmp_path / "first", settings, *snapshot.SELECT, "--full-refresh")
     first = rows(settings, snapshot.TABLE)
     con = duckdb.connect(str(warehouse))
     try:
@@ -130,10 +117,10 @@ def test_pipeline_snapshot_incremental_run_equals_full_rebuild_on_spark(
     finally:
         con.close()
     assert expected
-    replicate(warehouse, settings, ep)
-    build(warehouse, tmp_path / "inc", ep, *snapshot.SELECT)
+    replicate(warehouse, settings)
+    build("build", warehouse, tmp_path / "inc", settings, *snapshot.SELECT, *NO_UNIT_TESTS)
     incremental = rows(settings, snapshot.TABLE)
-    build(warehouse, tmp_path / "full", ep, *snapshot.SELECT, "--full-refresh")
+    build("run", warehouse, tmp_path / "full", settings, *snapshot.SELECT, "--full-refresh")
     full = rows(settings, snapshot.TABLE)
     assert incremental == full, (len(incremental - full), len(full - incremental))
     assert incremental != first and sum(full.values()) > 10_000

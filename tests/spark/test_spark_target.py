@@ -1,129 +1,54 @@
 """The Spark target gives the same marts as DuckDB: raw in the lake, dbt on Spark, gates, publish, a full run.
 
-One local Spark Thrift Server per test module (a JVM start costs 30-60 s): `salesdw run` with SALESDW_TARGET=spark
-loads the scale-0.05 demo data through Dagster (raw and audit to Parquet in the lake, registered in Spark's
-catalog), builds every model with its data tests, unit tests and contracts on Spark, runs every gate there and
-publishes. A DuckDB build of the same data runs beside it. Then every BI mart is compared row for row (exact
-decimals, doubles and timestamps; the same column types, read back from Spark's Parquet and from Spark's
-catalog), the published set too, and the model gates must judge Spark as they judge DuckDB. A CRM-only landing
-zone (with a February fiscal year) is built on both targets and compared the same way.
+`salesdw run` with SALESDW_TARGET=spark on the session's Spark server (tests/spark/conftest.py) loads the
+scale-0.05 demo data through Dagster (raw and audit to Parquet in the lake, registered in Spark's catalog),
+builds every model with its data tests, unit tests and contracts on Spark, runs every gate there and publishes.
+A DuckDB build of the same data runs beside it. Then every BI mart is compared row for row (exact decimals,
+doubles and timestamps; the same column types, read back from Spark's Parquet and from Spark's catalog), the
+published set too, and the model gates the run applied on Spark must judge as the same suites judge DuckDB.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ingestion.demo.generator import generate
-from ingestion.loader import load_landing
-from ingestion.settings import SparkSettings
 from ingestion.targets import spark as sp
-from ingestion.warehouse import connect, ensure_raw_schema
+from ingestion.warehouse import connect
 from tests.spark.compare import assert_marts_equal
+from tests.spark.helpers import (
+    DBT_PROJECT_DIR,
+    MODEL_SETTINGS,
+    SCALE,
+    bi_marts,
+    dbt_build,
+    finished,
+    fresh_catalog,
+    load,
+    spark_marts,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
-ROOT = Path(__file__).resolve().parents[2]
-DBT_PROJECT_DIR = ROOT / "dbt_project"
-DBT = Path(sys.executable).with_name("dbt")
-SCALE = 0.05
-MODEL_SETTINGS = ("SALESDW_AS_OF_DATE", "SALESDW_FISCAL_YEAR_START_MONTH", "SALESDW_CORPORATE_CURRENCY")
-
-if shutil.which("java") is None:
-    pytest.skip(
-        "the Spark target needs Java 17 (`.ci/run` installs openjdk-17-jre-headless)", allow_module_level=True
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spark_settings(work: Path) -> SparkSettings:
-    return SparkSettings.from_env(
-        {
-            "SALESDW_LAKE_DIR": str(work / "lake"),
-            "SALESDW_SPARK_HOME": str(work / "spark"),
-            "SALESDW_SPARK_PORT": str(free_port()),
-            "SALESDW_SPARK_DRIVER_MEMORY": "2g",
-        }
-    )
-
-
-def dbt_build(
-    target: str, warehouse: Path, work: Path, *args: str, env: dict | None = None
-) -> subprocess.Popen:
-    full_env = {**os.environ, "SALESDW_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    for name in (*MODEL_SETTINGS, "DBT_TARGET"):
-        full_env.pop(name, None)
-    full_env.update(env or {})
-    cmd = [
-        str(DBT), "build", "--target", target, *args,
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work / f"target_{target}"), "--log-path", str(work / f"logs_{target}"),
-    ]  # fmt: skip
-    return subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finished(proc: subprocess.Popen, what: str) -> None:
-    out, _ = proc.communicate(timeout=2400)
-    if proc.returncode != 0:
-        failing = [line for line in out.splitlines() if "ERROR" in line or "FAIL" in line]
-        pytest.fail(f"dbt build ({what}) failed:\n" + "\n".join(failing[:30]) + "\n" + out[-3000:])
-
-
-def load(landing: Path, warehouse: Path) -> None:
-    con = connect(warehouse)
-    try:
-        ensure_raw_schema(con)
-        load_landing(con, landing)
-    finally:
-        con.close()
-
-
-def bi_marts(target_dir: Path) -> list[str]:
-    manifest = json.loads((target_dir / "manifest.json").read_text())
-    return sorted(
-        n["alias"]
-        for n in manifest["nodes"].values()
-        if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
-    )
-
-
-def spark_marts(settings: SparkSettings, marts: list[str]) -> tuple[dict[str, Path], dict[str, list]]:
-    """Where Spark keeps each mart's Parquet files (managed tables of schema marts), and its catalog types."""
-    types = {}
-    with sp.cursor(sp.endpoint(settings)) as cur:
-        for mart in marts:
-            types[mart] = list(sp._spark_columns(cur, f"marts.{mart}").items())
-    folders = {m: settings.home / "warehouse" / "marts.db" / m for m in marts}
-    return folders, types
+MODEL_LAYERS = ("staging", "intermediate", "marts")
 
 
 @pytest.fixture(scope="module")
-def spark_run(tmp_path_factory: pytest.TempPathFactory):
+def spark_run(spark_server, tmp_path_factory: pytest.TempPathFactory):
     """`salesdw run` with the Spark target on scale-0.05 demo data, and a DuckDB build of the same data."""
     from orchestration.runner import run_pipeline
 
     work = tmp_path_factory.mktemp("spark_target")
+    settings = fresh_catalog(spark_server, work / "lake")
     landing = work / "landing"
     generate(landing, scale=SCALE, seed=7)
     reference = work / "duckdb_reference.duckdb"
     load(landing, reference)
     duck = dbt_build("dev", reference, work)  # beside the Spark run: they share nothing but the sources
-
-    settings = spark_settings(work)
-    server = sp.local_server(settings)
     env = {
         "SALESDW_TARGET": "spark",
         "SALESDW_LANDING_DIR": str(landing),
@@ -152,19 +77,17 @@ def spark_run(tmp_path_factory: pytest.TempPathFactory):
         run_settings = Settings.from_env()
         lines: list[str] = []
         try:
+            # the server is running: the run uses it and leaves it running (Target.session)
             summary = run_pipeline(run_settings, say=lines.append)
             text = summary.render(run_settings) + "\n" + "\n".join(lines)
-            # the instance this run was recorded in (tests/conftest.py gives each test its own DAGSTER_HOME)
             import dagster as dg
 
             run = dg.DagsterInstance.get().get_run_by_id(summary.run_id)
-            finished(duck, "DuckDB reference")
-            # the run stopped the server it started; the comparisons below read Spark's catalog
-            server.ensure()
-            yield {"summary": summary, "text": text, "run": run, "settings": settings, "run_settings": run_settings,
-                   "reference": reference, "work": work}  # fmt: skip
         finally:
-            server.stop()
+            finished(duck, "DuckDB reference")
+        assert sp.local_server(settings).running(), "the run stopped the server it did not start"
+        yield {"summary": summary, "text": text, "run": run, "settings": settings, "run_settings": run_settings,
+               "reference": reference, "work": work}  # fmt: skip
 
 
 def test_salesdw_run_with_the_spark_target_runs_through_dagster(spark_run):
@@ -224,25 +147,34 @@ def test_published_set_is_this_runs_marts_and_duckdb_reads_it(spark_run):
         serving.close()
 
 
-def _suite_outcomes(where, layers: tuple[str, ...]) -> dict[str, tuple]:
-    from expectations.runner import validate
-    from expectations.suites import all_suites
-
-    out = {}
-    for name, suite in all_suites().items():
-        if name.split(".", 1)[0] in layers:
-            result = validate(where, suite)
-            assert result.error is None, f"{name}: {result.error}"
-            for r in result.results:
-                out[f"{name}: {r.name}"] = (r.success, r.unexpected_count, r.exception)
-    return out
+def _outcome(name: str, success, unexpected_count, exception) -> tuple[str, tuple]:
+    return name, (success, unexpected_count, exception)
 
 
 def test_model_gates_judge_spark_as_duckdb(spark_run):
-    settings, reference = spark_run["settings"], spark_run["reference"]
-    layers = ("staging", "intermediate", "marts")
-    on_duck = _suite_outcomes(reference, layers)
-    on_spark = _suite_outcomes(sp.sqlalchemy_url(sp.endpoint(settings)), layers)
+    """The gates the run applied on Spark (its stored results) give, expectation by expectation, the outcome the
+    same suites give on the DuckDB build of the same data."""
+    from expectations.runner import validate
+    from expectations.store import load_run
+    from expectations.suites import all_suites
+
+    suites = {n: s for n, s in all_suites().items() if n.split(".", 1)[0] in MODEL_LAYERS}
+    stored = {
+        d["suite"]: d for d in load_run(spark_run["run_settings"].report_dir, spark_run["summary"].run_id)
+    }
+    assert set(suites) <= set(stored), sorted(set(suites) - set(stored))
+    on_spark, on_duck = {}, {}
+    for name, suite in suites.items():
+        assert stored[name]["error"] is None, f"{name} on Spark: {stored[name]['error']}"
+        on_spark.update(
+            _outcome(f"{name}: {r['name']}", r["success"], r["unexpected_count"], r["exception"])
+            for r in stored[name]["expectations"]
+        )
+        result = validate(spark_run["reference"], suite)
+        assert result.error is None, f"{name} on DuckDB: {result.error}"
+        on_duck.update(
+            _outcome(f"{name}: {r.name}", r.success, r.unexpected_count, r.exception) for r in result.results
+        )
     assert len(on_duck) >= 24  # every rule of every model suite
     assert on_spark == on_duck
     assert not any(exc for _, _, exc in on_spark.values())
@@ -288,42 +220,6 @@ def test_raw_lake_equals_the_duckdb_raw_layer_and_grows_by_load(spark_run, tmp_p
         assert set(modes.values()) == {"unchanged"}
     finally:
         con.close()
-
-
-def test_crm_only_landing_builds_the_same_marts_on_spark(tmp_path: Path):
-    """No billing or activity files, some CRM objects absent: the same marts on both, fiscal year from February."""
-    landing = tmp_path / "landing"
-    generate(landing, scale=SCALE, seed=11)
-    shutil.rmtree(landing / "billing")
-    shutil.rmtree(landing / "activity")
-    for absent in ("OpportunityHistory", "Contact", "Lead"):
-        shutil.rmtree(landing / "crm" / absent)
-    warehouse, reference = tmp_path / "warehouse.duckdb", tmp_path / "reference.duckdb"
-    load(landing, warehouse)
-    shutil.copyfile(warehouse, reference)
-    fiscal = {"SALESDW_FISCAL_YEAR_START_MONTH": "2"}
-    duck = dbt_build("dev", reference, tmp_path, "--exclude", "test_type:unit", env=fiscal)
-    settings = spark_settings(tmp_path)
-    server = sp.local_server(settings)
-    try:
-        ep = sp.ensure_running(settings)
-        con = connect(warehouse)
-        try:
-            sp.replicate_raw(con, ep, settings.lake_dir)
-        finally:
-            con.close()
-        spark = dbt_build(
-            "spark", warehouse, tmp_path, "--exclude", "test_type:unit", env={**fiscal, **sp.dbt_env(ep)}
-        )
-        finished(duck, "DuckDB, CRM only")
-        finished(spark, "Spark, CRM only")
-        marts = bi_marts(tmp_path / "target_dev")
-        folders, types = spark_marts(settings, marts)
-        compared = assert_marts_equal(reference, folders, types)
-    finally:
-        server.stop()
-    assert compared["fct_opportunities"] > 500 and compared["fct_mrr_monthly"] == 0, compared
-    print("CRM-only marts compared row for row:", json.dumps(compared))
 
 
 def test_profile_session_settings_match_the_target_module():

@@ -961,7 +961,8 @@ class Loader:
 
 @dataclass(frozen=True)
 class _Origin:
-    """SQL over `_typed t` naming each row's file: literals for one file, the _files table for a group."""
+    """SQL over `_typed t` naming each row's file: literals for one file, the _files table for a group.
+    A file alone is typed without _ord and _rid (it may be staged as raw lines, which a group never is)."""
 
     ord: str  # the file's position in the group
     group_by: str

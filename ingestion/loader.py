@@ -97,19 +97,20 @@ class FileResult:
 class Prepared:
     typed: Typed
     mode: str  # how _stage holds rows: csv | json_columns | json_lines
-    n_rejects: int  # records DuckDB's CSV reader could not parse (temp._rejected)
-    n_staged: int
+    n_rejects: int  # records DuckDB's CSV reader could not parse (temp._rejected); a group has none
+    n_staged: int | None  # _stage's rows of one file, blank lines included (None: a group, counted by file)
 
 
 @dataclass
 class _GroupFile:
-    """A new file loaded as part of a group."""
+    """A new file to write: alone (a group of one) or as part of a group."""
 
     path: Path
     rel: str
     sha: str
     size: int
-    schema: tuple[str, ...]  # CSV header, or the JSON keys found in the file (sorted)
+    schema: tuple[str, ...]  # CSV header, or the JSON keys found in the file (sorted); () when alone
+    load_id: str
 
 
 @dataclass
@@ -447,9 +448,8 @@ class Loader:
         try:
             # Parsing and validation only touch temp tables; the transaction holds just the writes.
             prepared = self._prepare(obj, path)
-            with self._transaction():
-                fr = self._write(obj, path, rel, load_id, prepared, redelivery=redelivery)
-                self._log(obj, rel, sha, size, fr, started, load_id=load_id)
+            new = _GroupFile(path, rel, sha, size, (), load_id)
+            fr = self._write(obj, [new], prepared, started, redelivery=redelivery)[0]
         except RefusedFile as exc:
             fr = FileResult(rel, obj.table, "refused", message=f"{rel}: {exc}")
             self._log(obj, rel, sha, size, fr, started, load_id=load_id)
@@ -519,7 +519,7 @@ class Loader:
                 continue
             seen_sha.add(sha)
             seen_stem.add(path.stem)
-            candidates.append(_GroupFile(path, rel, sha, size, ()))
+            candidates.append(_GroupFile(path, rel, sha, size, (), f"{obj.table}:{sha[:20]}"))
         schemas = self._schemas(obj, [c.path for c in candidates if isinstance(c, _GroupFile)])
         for c in candidates:
             schema = schemas.get(c.path) if isinstance(c, _GroupFile) else None
@@ -602,42 +602,23 @@ class Loader:
         return results
 
     def _try_group(self, obj: SourceObject, group: list[_GroupFile], started: float) -> list[FileResult]:
-        con = self.con
         table = quote_ident(obj.table)
-        key = quote_ident(obj.key)
-        columns = list(group[0].schema)
         if obj.version is None:
             # Without a version stamp the later batch wins; a group's rows are compared with raw's latest
             # version only, which is file-by-file's rule when every batch is newer than raw's.
-            newest = con.execute(f"SELECT max(_batch) FROM raw.{table}").fetchone()[0]
+            newest = self.con.execute(f"SELECT max(_batch) FROM raw.{table}").fetchone()[0]
             if newest is not None and min(g.path.stem for g in group) <= newest:
                 raise _GroupFallback("a batch is not newer than raw's newest")
-        try:
-            if obj.kind == "csv":
-                # File by file into one table: DuckDB's multi-file CSV scan was seen to drop a file's last
-                # rows without a reject (an unterminated quote at the end of a later file); a scan of
-                # one file reports them.
-                for i, g in enumerate(group):
-                    scan = f"SELECT *, {quote_literal(os.path.abspath(g.path))} AS {FILE_COL} FROM {_csv_scan(g.path, len(columns))}"
-                    con.execute(f"INSERT INTO _stage {scan}" if i else f"CREATE TEMP TABLE _stage AS {scan}")
-                    if con.execute("SELECT count(*) FROM _rejects").fetchone()[0]:
-                        raise _GroupFallback(f"{g.rel} has rows the CSV reader could not parse")
-                mode = "csv"
-            else:
-                con.execute(
-                    f"CREATE TEMP TABLE _stage AS {_json_columns_scan([g.path for g in group], columns, FILE_COL)}"
-                )
-                mode = "json_columns"
-        except duckdb.Error as exc:
-            raise _GroupFallback(_first_line(exc)) from exc
+        columns = list(group[0].schema)
+        mode = self._stage_group(obj, group, columns)
         values = ", ".join(
-            f"({i}, {_sql_values([os.path.abspath(g.path), g.rel, g.path.stem, f'{obj.table}:{g.sha[:20]}'])})"
+            f"({i}, {_sql_values([os.path.abspath(g.path), g.rel, g.path.stem, g.load_id])})"
             for i, g in enumerate(group)
         )
-        con.execute(
+        self.con.execute(
             "CREATE TEMP TABLE _files (_ord INTEGER, _file VARCHAR, _rel VARCHAR, _batch VARCHAR, _load_id VARCHAR)"
         )
-        con.execute(f"INSERT INTO _files VALUES {values}")
+        self.con.execute(f"INSERT INTO _files VALUES {values}")
         # A multi-file scan keeps files and rows in order (insertion order is preserved): a row's number
         # in its file is its distance from the file's first row.
         group_src = (
@@ -645,70 +626,30 @@ class Loader:
             f"FROM _stage s JOIN (SELECT {FILE_COL}, min(st.rowid) AS _start, any_value(_ord) AS _ord FROM _stage st "
             f"JOIN _files ON _file = {FILE_COL} GROUP BY ALL) f USING ({FILE_COL})"
         )
-        typed = build_typed_select(con, obj, columns, mode, group_src=group_src)
-        con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
-        counts = {
-            r[0]: (r[1], r[2])
-            for r in con.execute(
-                "SELECT _ord, count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed GROUP BY ALL"
-            ).fetchall()
-        }
-        target, sel = _insert_columns(obj, typed)
-        good = "len(t._errors) = 0 AND t._first_of_dupes"
-        if obj.version:
-            # A version is stored once: not if raw has it, and only from the first file of the group.
-            new_rows = (
-                f"FROM _typed t JOIN _files f USING (_ord) "
-                # an explicit anti join: NOT EXISTS became a delim join that first aggregated every row
-                f"ANTI JOIN raw.{table} r ON r.{key} = t.{key} AND r._record_hash = t._record_hash "
-                f"LEFT JOIN (SELECT {key}, _record_hash, min(_ord) AS _first FROM _typed t WHERE {good} "
-                f"AND hash({key}, _record_hash) IN (SELECT hash({key}, _record_hash) FROM _typed t WHERE {good} "
-                "GROUP BY ALL HAVING count(*) > 1) "  # the same 64-bit prefilter as build_typed_select's dupes
-                f"GROUP BY ALL HAVING count(*) > 1) x ON x.{key} = t.{key} AND x._record_hash = t._record_hash "
-                f"WHERE {good} AND (x._first IS NULL OR t._ord = x._first)"
-            )
-        else:
-            # The latest batch wins: a row is a new version unless the version before it (in raw, or in an
-            # earlier file of the group) has the same content.
-            new_rows = (
-                f"FROM (SELECT *, lag(_record_hash) OVER (PARTITION BY {key} ORDER BY _ord) AS _prev "
-                f"FROM _typed t WHERE {good}) t JOIN _files f USING (_ord) "
-                f"LEFT JOIN (SELECT {key}, arg_max(_record_hash, (_batch, _loaded_at, _row_number)) AS _latest FROM raw.{table} "
-                f"WHERE {key} IN (SELECT {key} FROM _typed) GROUP BY ALL) l ON l.{key} = t.{key} "
-                "WHERE coalesce(t._prev, l._latest) IS DISTINCT FROM t._record_hash"
-            )
-        with self._transaction():
-            self._add_columns(obj, typed)
-            con.execute(
-                f"INSERT INTO raw.{table} ({target}) "
-                f"SELECT {sel}, t._record_hash, f._load_id, current_timestamp, f._rel, f._batch, t._row_number "
-                f"{new_rows}"
-            )
-            loaded = dict(
+        typed = build_typed_select(self.con, obj, columns, mode, group_src=group_src)
+        self.con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
+        return self._write(obj, group, Prepared(typed, mode, 0, None), started)
+
+    def _stage_group(self, obj: SourceObject, group: list[_GroupFile], columns: list[str]) -> str:
+        """Read the group's files into temp._stage, each row tagged with its file (FILE_COL); returns the mode."""
+        con = self.con
+        try:
+            if obj.kind != "csv":
                 con.execute(
-                    f"SELECT _load_id, count(*) FROM raw.{table} WHERE _load_id IN (SELECT _load_id FROM _files) GROUP BY ALL"
-                ).fetchall()
-            )
-            if any(bad for _, bad in counts.values()):
-                con.execute(
-                    f"INSERT INTO audit.quarantine SELECT f._load_id, {_sql_values([obj.source, obj.name, obj.table])}, "
-                    f"f._rel, t._row_number, CAST(t.{key} AS VARCHAR), t._errors[1].code, "
-                    f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {typed.raw_expr}, current_timestamp "
-                    f"FROM _typed t JOIN _files f USING (_ord) JOIN (SELECT rowid AS _rid, * FROM _stage) s USING (_rid) "
-                    "WHERE len(t._errors) > 0 ORDER BY t._ord, t._row_number"
+                    f"CREATE TEMP TABLE _stage AS {_json_columns_scan([g.path for g in group], columns, FILE_COL)}"
                 )
-            results = []
+                return "json_columns"
+            # File by file into one table: DuckDB's multi-file CSV scan was seen to drop a file's last
+            # rows without a reject (an unterminated quote at the end of a later file); a scan of
+            # one file reports them.
             for i, g in enumerate(group):
-                n_rows, n_bad = counts.get(i, (0, 0))
-                load_id = f"{obj.table}:{g.sha[:20]}"
-                fr = FileResult(g.rel, obj.table, "loaded", rows_in=n_rows, rows_quarantined=n_bad)
-                fr.rows_loaded = loaded.get(load_id, 0)
-                fr.rows_unchanged = n_rows - fr.rows_loaded - n_bad
-                if n_rows == 0:
-                    fr.message = "no records (header only)" if mode == "csv" else "no records"
-                self._log(obj, g.rel, g.sha, g.size, fr, started, load_id=load_id)
-                results.append(fr)
-        return results
+                scan = f"SELECT *, {quote_literal(os.path.abspath(g.path))} AS {FILE_COL} FROM {_csv_scan(g.path, len(columns))}"
+                con.execute(f"INSERT INTO _stage {scan}" if i else f"CREATE TEMP TABLE _stage AS {scan}")
+                if con.execute("SELECT count(*) FROM _rejects").fetchone()[0]:
+                    raise _GroupFallback(f"{g.rel} has rows the CSV reader could not parse")
+            return "csv"
+        except duckdb.Error as exc:
+            raise _GroupFallback(_first_line(exc)) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -949,78 +890,185 @@ class Loader:
     def _write(
         self,
         obj: SourceObject,
-        path: Path,
-        rel: str,
-        load_id: str,
+        files: list[_GroupFile],
         prep: Prepared | None,
+        started: float,
         *,
         redelivery: bool = False,
-    ) -> FileResult:
+    ) -> list[FileResult]:
+        """The one write path of a file and of a group: temp._typed's new versions into raw, its bad rows
+        into quarantine, a load-log row per file; all in one transaction. One result per file, in order.
+        prep is None for an empty file (nothing staged)."""
+        with self._transaction():
+            if prep is None:
+                results = [FileResult(g.rel, obj.table, "loaded", message="empty file") for g in files]
+            else:
+                results = self._write_rows(obj, files, prep, redelivery)
+            for g, fr in zip(files, results, strict=True):
+                self._log(obj, g.rel, g.sha, g.size, fr, started, load_id=g.load_id)
+        return results
+
+    def _write_rows(
+        self, obj: SourceObject, files: list[_GroupFile], prep: Prepared, redelivery: bool
+    ) -> list[FileResult]:
         con = self.con
-        fr = FileResult(rel, obj.table, "loaded")
-        if prep is None:
-            fr.message = "empty file"
-            return fr
+        of = _origin(files)
         self._add_columns(obj, prep.typed)
         target, sel = _insert_columns(obj, prep.typed)
-        table = quote_ident(obj.table)
-        key = quote_ident(obj.key)
-        # A version already in raw (same key, same content) is not stored twice: re-exports overlap.
-        # Without a version stamp the latest batch wins, so a record that returns to an earlier content
-        # (B between two A's) is a new version: skip it only if no other content lies between the two.
-        batch = quote_literal(path.stem)
-        if not obj.version:
-            again = (
-                f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
-                f"AND r2._record_hash <> t._record_hash "
-                f"AND r2._batch BETWEEN least(r._batch, {batch}) AND greatest(r._batch, {batch}))"
-            )
-        elif redelivery:
-            # A name delivered again is a later delivery: on a version tie its content must become current,
-            # also when it returns to content an earlier delivery had (A, then B, then A again).
-            version = quote_ident(obj.version)
-            again = (
-                f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
-                f"AND r2.{version} IS NOT DISTINCT FROM t.{version} AND r2._record_hash <> t._record_hash)"
-            )
-        else:
-            again = ""
-        loaded = con.execute(
-            f"INSERT INTO raw.{table} ({target}) "
-            f"SELECT {sel}, t._record_hash, {quote_literal(load_id)}, current_timestamp, {quote_literal(rel)}, "
-            f"{batch}, t._row_number FROM _typed t "
-            f"WHERE len(t._errors) = 0 AND t._first_of_dupes "
-            f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r "
-            # No ORDER BY: every reader orders by _batch/_row_number itself, and sorting each file's
-            # rows before the insert cost 40-60 % of the insert (76k events: 1.1-1.5 s vs 0.5-0.7 s).
-            f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash {again})"
+        # No ORDER BY: every reader orders by _batch/_row_number itself, and sorting each file's
+        # rows before the insert cost 40-60 % of the insert (76k events: 1.1-1.5 s vs 0.5-0.7 s).
+        inserted = con.execute(
+            f"INSERT INTO raw.{quote_ident(obj.table)} ({target}) "
+            f"SELECT {sel}, t._record_hash, {of.load_id}, current_timestamp, {of.rel}, {of.batch}, t._row_number "
+            f"{_new_rows(obj, files, redelivery)}"
         ).fetchone()[0]
-        n_rows, n_bad = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed"
-        ).fetchone()
-        if n_bad:
+        loaded = {files[0].load_id: inserted} if len(files) == 1 else self._loaded(obj)
+        counts = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                f"SELECT {of.ord}, count(*), count(*) FILTER (WHERE len(_errors) > 0) FROM _typed t{of.group_by}"
+            ).fetchall()
+        }
+        if any(bad for _, bad in counts.values()):
             con.execute(
-                f"INSERT INTO audit.quarantine SELECT {quote_literal(load_id)}, "
-                f"{_sql_values([obj.source, obj.name, obj.table, rel])}, t._row_number, "
-                f"CAST(t.{key} AS VARCHAR), t._errors[1].code, "
+                f"INSERT INTO audit.quarantine SELECT {of.load_id}, {_sql_values([obj.source, obj.name, obj.table])}, "
+                f"{of.rel}, t._row_number, CAST(t.{quote_ident(obj.key)} AS VARCHAR), t._errors[1].code, "
                 f"array_to_string(list_transform(t._errors, e -> e.message), '; '), {prep.typed.raw_expr}, "
-                f"current_timestamp FROM _typed t JOIN (SELECT rowid + 1 AS _rn, * FROM _stage) s "
-                f"ON s._rn = t._row_number WHERE len(t._errors) > 0 ORDER BY t._row_number"
+                f"current_timestamp FROM {of.rows} {of.stage} WHERE len(t._errors) > 0 ORDER BY {of.order}"
             )
+        # Rejects come from one file only: a group falls back to file by file when the CSV reader rejects a row.
         if prep.n_rejects:
+            g = files[0]
             con.execute(
-                f"INSERT INTO audit.quarantine SELECT {_sql_values([load_id, obj.source, obj.name, obj.table, rel])}, "
+                f"INSERT INTO audit.quarantine SELECT {_sql_values([g.load_id, obj.source, obj.name, obj.table, g.rel])}, "
                 "NULL, NULL, 'unparseable_row', 'line ' || line || ': ' || message, raw, current_timestamp "
                 "FROM _rejected ORDER BY line"
             )
-        fr.rows_in = n_rows + prep.n_rejects
-        fr.rows_loaded = loaded
-        fr.rows_quarantined = n_bad + prep.n_rejects
-        # Exact duplicates within the file and versions already in raw carry nothing new.
-        fr.rows_unchanged = fr.rows_in - fr.rows_loaded - fr.rows_quarantined
-        if prep.n_staged == 0 and prep.n_rejects == 0:
-            fr.message = "no records (header only)" if prep.mode == "csv" else "no records"
-        return fr
+        return [
+            _result(obj, g, prep, *counts.get(i, (0, 0)), loaded.get(g.load_id, 0))
+            for i, g in enumerate(files)
+        ]
+
+    def _loaded(self, obj: SourceObject) -> dict[str, int]:
+        """Rows a group's insert stored, by load id (each file of a group has its own, new load id)."""
+        return dict(
+            self.con.execute(
+                f"SELECT _load_id, count(*) FROM raw.{quote_ident(obj.table)} "
+                "WHERE _load_id IN (SELECT _load_id FROM _files) GROUP BY ALL"
+            ).fetchall()
+        )
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """SQL over `_typed t` naming each row's file: literals for one file, the _files table for a group.
+    A file alone is typed without _ord and _rid (it may be staged as raw lines, which a group never is)."""
+
+    ord: str  # the file's position in the group
+    group_by: str
+    load_id: str
+    rel: str
+    batch: str
+    rows: str  # FROM clause: t (and f, a group's _files row)
+    stage: str  # joins `_stage s`, the rows as staged (a quarantined row's raw record is rebuilt from it)
+    order: str
+
+
+def _origin(files: list[_GroupFile]) -> _Origin:
+    if len(files) == 1:
+        g = files[0]
+        return _Origin(
+            "0",
+            "",
+            quote_literal(g.load_id),
+            quote_literal(g.rel),
+            quote_literal(g.path.stem),
+            "_typed t",
+            "JOIN (SELECT rowid + 1 AS _rn, * FROM _stage) s ON s._rn = t._row_number",
+            "t._row_number",
+        )
+    return _Origin(
+        "_ord",
+        " GROUP BY ALL",
+        "f._load_id",
+        "f._rel",
+        "f._batch",
+        "_typed t JOIN _files f USING (_ord)",
+        "JOIN (SELECT rowid AS _rid, * FROM _stage) s USING (_rid)",
+        "t._ord, t._row_number",
+    )
+
+
+def _result(
+    obj: SourceObject, g: _GroupFile, prep: Prepared, n_rows: int, n_bad: int, loaded: int
+) -> FileResult:
+    fr = FileResult(g.rel, obj.table, "loaded")
+    fr.rows_in = n_rows + prep.n_rejects
+    fr.rows_loaded = loaded
+    fr.rows_quarantined = n_bad + prep.n_rejects
+    # Exact duplicates within the file and versions already in raw carry nothing new.
+    fr.rows_unchanged = fr.rows_in - fr.rows_loaded - fr.rows_quarantined
+    staged = n_rows if prep.n_staged is None else prep.n_staged
+    if staged == 0 and prep.n_rejects == 0:
+        fr.message = "no records (header only)" if prep.mode == "csv" else "no records"
+    return fr
+
+
+def _new_rows(obj: SourceObject, files: list[_GroupFile], redelivery: bool) -> str:
+    """FROM/WHERE of temp._typed's rows that are new versions (a version already in raw is not stored
+    twice: re-exports overlap). A file alone may be a re-delivery or older than raw's newest batch;
+    a group is planned to hold neither, and compares across its files."""
+    good = "len(t._errors) = 0 AND t._first_of_dupes"
+    table, key = quote_ident(obj.table), quote_ident(obj.key)
+    if len(files) == 1:
+        return (
+            f"FROM _typed t WHERE {good} AND NOT EXISTS (SELECT 1 FROM raw.{table} r "
+            f"WHERE r.{key} = t.{key} AND r._record_hash = t._record_hash "
+            f"{_again(obj, quote_literal(files[0].path.stem), redelivery)})"
+        )
+    if obj.version:
+        # A version is stored once: not if raw has it, and only from the first file of the group.
+        return (
+            f"FROM _typed t JOIN _files f USING (_ord) "
+            # an explicit anti join: NOT EXISTS became a delim join that first aggregated every row
+            f"ANTI JOIN raw.{table} r ON r.{key} = t.{key} AND r._record_hash = t._record_hash "
+            f"LEFT JOIN (SELECT {key}, _record_hash, min(_ord) AS _first FROM _typed t WHERE {good} "
+            f"AND hash({key}, _record_hash) IN (SELECT hash({key}, _record_hash) FROM _typed t WHERE {good} "
+            "GROUP BY ALL HAVING count(*) > 1) "  # the same 64-bit prefilter as build_typed_select's dupes
+            f"GROUP BY ALL HAVING count(*) > 1) x ON x.{key} = t.{key} AND x._record_hash = t._record_hash "
+            f"WHERE {good} AND (x._first IS NULL OR t._ord = x._first)"
+        )
+    # The latest batch wins: a row is a new version unless the version before it (in raw, or in an
+    # earlier file of the group) has the same content.
+    return (
+        f"FROM (SELECT *, lag(_record_hash) OVER (PARTITION BY {key} ORDER BY _ord) AS _prev "
+        f"FROM _typed t WHERE {good}) t JOIN _files f USING (_ord) "
+        f"LEFT JOIN (SELECT {key}, arg_max(_record_hash, (_batch, _loaded_at, _row_number)) AS _latest FROM raw.{table} "
+        f"WHERE {key} IN (SELECT {key} FROM _typed) GROUP BY ALL) l ON l.{key} = t.{key} "
+        "WHERE coalesce(t._prev, l._latest) IS DISTINCT FROM t._record_hash"
+    )
+
+
+def _again(obj: SourceObject, batch: str, redelivery: bool) -> str:
+    """The extra condition under which a file's row whose key and content raw already has is not stored."""
+    table, key = quote_ident(obj.table), quote_ident(obj.key)
+    if not obj.version:
+        # Without a version stamp the latest batch wins, so a record that returns to an earlier content
+        # (B between two A's) is a new version: skip it only if no other content lies between the two.
+        return (
+            f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
+            f"AND r2._record_hash <> t._record_hash "
+            f"AND r2._batch BETWEEN least(r._batch, {batch}) AND greatest(r._batch, {batch}))"
+        )
+    if redelivery:
+        # A name delivered again is a later delivery: on a version tie its content must become current,
+        # also when it returns to content an earlier delivery had (A, then B, then A again).
+        version = quote_ident(obj.version)
+        return (
+            f"AND NOT EXISTS (SELECT 1 FROM raw.{table} r2 WHERE r2.{key} = t.{key} "
+            f"AND r2.{version} IS NOT DISTINCT FROM t.{version} AND r2._record_hash <> t._record_hash)"
+        )
+    return ""
 
 
 _REJECT_OPTIONS = (

@@ -88,6 +88,7 @@ def settings_values(settings: Settings, env: dict[str, str] | None = None) -> di
         SALESDW_WAREHOUSE=str(settings.warehouse),
         SALESDW_MARTS=str(settings.marts),
         SALESDW_REPORT_DIR=str(settings.report_dir),
+        SALESDW_DEMO=settings.demo,
     )
     # not an input of the pipeline: where the test suite's snapshots are refreshed, or how long soaks run
     for k in ("SALESDW_UPDATE_SNAPSHOTS", "SALESDW_SOAK"):

@@ -43,9 +43,10 @@ def ensure_demo_data(settings: Settings, say=print) -> bool:
     return True
 
 
-def dagster_home() -> Path:
-    """DAGSTER_HOME, else data/dagster: a persistent instance so `make dev` shows the runs `make run` made."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "data" / "dagster")
+def dagster_home(home: Path | None = None) -> Path:
+    """``home``, else DAGSTER_HOME, else data/dagster: a persistent instance so `make dev` shows the runs
+    `make run` made."""
+    home = Path(home or os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / "data" / "dagster")
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(Path(__file__).parent / "dagster.yaml", home / "dagster.yaml")
@@ -276,7 +277,9 @@ def _current_rows_counted(result) -> dict[str, int]:
     return counted
 
 
-def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
+def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | None = None) -> RunSummary:
+    """The whole pipeline through Dagster on ``settings`` (default: the environment's), its runs kept in the
+    Dagster instance at ``home`` (default: dagster_home())."""
     settings = settings or Settings.from_env()
     # A warehouse path that is not a DuckDB file, or a missing landing zone nobody fills with demo data,
     # stop here, before any step runs (check_* raise with the path, the cause and what to do).
@@ -302,7 +305,7 @@ def run_pipeline(settings: Settings | None = None, say=print) -> RunSummary:
         "running the pipeline through Dagster (job full_pipeline"
         + (f", target {target.name})…" if target.name != "duckdb" else ")…")
     )
-    home = dagster_home()
+    home = dagster_home(home)
     instance = dagster_instance(home)
     release_dead_runs(instance, say)
     from orchestration.sqlite_events import faster_event_storage

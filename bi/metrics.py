@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -89,10 +88,24 @@ def parse_query(text: str) -> MetricQuery:
     return MetricQuery(metrics, groups)
 
 
+def serving_profiles(marts: Path, folder: Path) -> Path:
+    """A profiles.yml in ``folder`` holding only the project's serving output, with ``marts`` as the file it
+    attaches: dbt renders profiles from the process environment, which this client leaves alone."""
+    import yaml
+
+    profile = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["salesdw"]
+    output = dict(profile["outputs"][SERVING_TARGET])
+    output["attach"] = [{**attached, "path": str(marts)} for attached in output["attach"]]
+    (folder / "profiles.yml").write_text(
+        yaml.safe_dump({"salesdw": {"target": SERVING_TARGET, "outputs": {SERVING_TARGET: output}}})
+    )
+    return folder
+
+
 class MetricsClient:
     """One parsed semantic manifest and one read-only connection to the serving file, for many queries."""
 
-    def __init__(self, marts: Path | None = None, fiscal_year_start_month: int | None = None):
+    def __init__(self, marts: Path | None = None):
         from dbt.adapters.factory import get_adapter_by_type
         from dbt.cli.main import dbtRunner
         from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import AdapterBackedSqlClient
@@ -100,41 +113,27 @@ class MetricsClient:
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
         from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifestLookup
 
-        settings = Settings.from_env()
-        self.marts = Path(marts or settings.marts).resolve()
+        self.marts = Path(marts or Settings.from_env().marts).resolve()
         if not self.marts.is_file():
             raise MetricsError(f"no published marts at {self.marts}: run `make run` (or `salesdw run`) first")
         self.as_of = as_of_date(self.marts)
-        env = {"SALESDW_MARTS": str(self.marts), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-        env.setdefault("SALESDW_WAREHOUSE", os.environ.get("SALESDW_WAREHOUSE", str(settings.warehouse)))
-        if fiscal_year_start_month is not None:
-            env["SALESDW_FISCAL_YEAR_START_MONTH"] = str(fiscal_year_start_month)
         # Parse artifacts go to a private folder: dbt_project/target belongs to Dagster's manifest.
         self._work = tempfile.TemporaryDirectory(prefix="salesdw-metrics-")
-        target_path = Path(self._work.name) / "target"
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)  # dbt renders profiles.yml from the process environment, at parse time only
-        try:
-            result = dbtRunner().invoke(
+        work = Path(self._work.name)
+        result = dbtRunner().invoke(
             [
-                "parse", "--quiet",
-                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "parse", "--quiet", "--no-send-anonymous-usage-stats",
+                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(serving_profiles(self.marts, work)),
                 "--target", SERVING_TARGET,
-                "--target-path", str(target_path), "--log-path", str(Path(self._work.name) / "logs"),
+                "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
             ]
-            )  # fmt: skip
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        )  # fmt: skip
         if not result.success:
             raise MetricsError(
                 f"dbt parse of {DBT_PROJECT_DIR} for target {SERVING_TARGET} failed: {result.exception}"
             )
         manifest = parse_manifest_from_dbt_generated_manifest(
-            (target_path / "semantic_manifest.json").read_text()
+            (work / "target" / "semantic_manifest.json").read_text()
         )
         # `dbt parse` registered the adapter for the serving target; MetricFlow runs its SQL through it.
         self.sql_client = AdapterBackedSqlClient(get_adapter_by_type("duckdb"))

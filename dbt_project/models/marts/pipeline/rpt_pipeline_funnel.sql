@@ -27,9 +27,20 @@ funnel_stages as (
 cohort_opportunities as (
     select
         opportunity_id,
-        fiscal_quarter_created as cohort_fiscal_quarter
+        fiscal_quarter_created as cohort_fiscal_quarter,
+        {{ fiscal_quarter_start('created_date') }} as cohort_quarter_start
     from opportunities
     where created_date <= {{ as_of_date() }}
+),
+
+-- The first day of each cohort quarter, published beside its label: MetricFlow groups the funnel by it
+-- (the label alone cannot be turned back into a date without the fiscal-year setting).
+cohort_quarters as (
+    select
+        cohort_fiscal_quarter,
+        min(cohort_quarter_start) as cohort_quarter_start
+    from cohort_opportunities
+    group by cohort_fiscal_quarter
 ),
 
 progress as (
@@ -79,6 +90,7 @@ final as (
     select
         counts.cohort_fiscal_quarter || ' ' || counts.stage_name as funnel_row_id,
         counts.cohort_fiscal_quarter,
+        cohort_quarters.cohort_quarter_start,
         counts.stage_name,
         counts.stage_sort_order,
         cast(counts.reached_count as bigint) as reached_count,
@@ -86,6 +98,7 @@ final as (
         cast({{ safe_divide('counts.advanced_count', 'counts.reached_count') }} as {{ type_double() }}) as conversion_rate,
         cast(stage_durations.median_days_in_stage as {{ type_double() }}) as median_days_in_stage
     from counts
+    inner join cohort_quarters on counts.cohort_fiscal_quarter = cohort_quarters.cohort_fiscal_quarter
     left join stage_durations
         on counts.cohort_fiscal_quarter = stage_durations.cohort_fiscal_quarter
         and counts.stage_name = stage_durations.stage_name

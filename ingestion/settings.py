@@ -294,7 +294,8 @@ class ConnectorSettings:
         return bool(self.sql_source_url)
 
     @property
-    def sql_configured(self) -> bool:  # the registry's name for the SQL source (ingestion/sources/registry.py)
+    def sql_configured(self) -> bool:
+        """The registry's name for the SQL source (ingestion/sources/registry.py)."""
         return self.sql_source_configured
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from ingestion.settings import Settings, TargetSettings
+from ingestion.settings import ConnectorSettings, Settings, TargetSettings
 from ingestion.warehouse import connect
 from orchestration.targets import Target, target_for
 
@@ -65,4 +65,6 @@ def salesdw_resources(settings: Settings, target: Target | None = None) -> dict[
         "target": target,
         "duckdb": warehouse_from_settings(settings),
         "dbt": dbt_resource(target),
+        # the connectors' endpoints and credentials (secrets are kept out of its repr)
+        "connectors": ConnectorSettings.from_env(),
     }

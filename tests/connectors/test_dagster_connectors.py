@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from ingestion.settings import ConnectorSettings
 from ingestion.warehouse import connect
 from orchestration.defs.connectors.jobs import CHANGED_TAG, pull_connectors, raw_after_connector_pull
 from orchestration.defs.resources import WarehouseResource
@@ -14,13 +15,17 @@ from tests.servers.salesforce_api import SalesforceServer
 TOKEN = "00Dtest!dagster-token"
 
 
-def _resource(tmp_path) -> WarehouseResource:
-    return WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(tmp_path / "landing"))
+def _resources(tmp_path) -> dict:
+    """The job's resources as the definitions make them, the connector settings read from the environment now."""
+    return {
+        "duckdb": WarehouseResource(path=str(tmp_path / "w.duckdb"), landing_dir=str(tmp_path / "landing")),
+        "connectors": ConnectorSettings.from_env(),
+    }
 
 
 def test_without_credentials_every_pull_skips_and_the_run_succeeds(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
-    result = pull_connectors.execute_in_process(resources={"duckdb": _resource(tmp_path)}, instance=instance)
+    result = pull_connectors.execute_in_process(resources=_resources(tmp_path), instance=instance)
     assert result.success
     assert result.output_for_node("pull_salesforce") == []
     assert CHANGED_TAG not in instance.get_run_by_id(result.run_id).tags
@@ -44,9 +49,7 @@ def test_configured_pull_loads_raw_and_requests_the_raw_assets_it_changed(
         monkeypatch.setenv("SALESDW_SALESFORCE_ACCESS_TOKEN", TOKEN)
         monkeypatch.setenv("SALESDW_CONNECTOR_SPOOL", str(tmp_path / "spool"))
         instance = dg.DagsterInstance.ephemeral()
-        result = pull_connectors.execute_in_process(
-            resources={"duckdb": _resource(tmp_path)}, instance=instance
-        )
+        result = pull_connectors.execute_in_process(resources=_resources(tmp_path), instance=instance)
         assert result.success
         changed = result.output_for_node("pull_salesforce")
         assert "crm__opportunity" in changed and len(changed) == 12

@@ -44,8 +44,12 @@ def _pull_op(connector: Connector) -> dg.OpDefinition:
     """One op of pull_connectors: pull `connector` when its settings are there, else skip quietly."""
 
     @dg.op(name=connector.op_name, pool=WRITER_POOL, description=connector.description)
-    def pull(context: dg.OpExecutionContext, duckdb: WarehouseResource) -> dg.Output[list[str]]:
-        settings = ConnectorSettings.from_env()
+    def pull(
+        context: dg.OpExecutionContext,
+        duckdb: WarehouseResource,
+        connectors: dg.ResourceParam[ConnectorSettings],
+    ) -> dg.Output[list[str]]:
+        settings = connectors
         if not connector.configured(settings):
             return _skip(context, connector.title, connector.switch)
         with duckdb.connect() as con:

@@ -269,6 +269,13 @@ def what_changed(settings: Settings, *, landing_only: bool = False) -> Changes:
             f"the landing zone {settings.landing_dir} is missing (the run says what to do)"
         )
         return changes
+    if not landing_only and changes.last_run is None:
+        # Nothing to compare with: the run works whatever the landing zone holds, so it is not read (hashing
+        # a large landing zone here would only delay the load that reads it again).
+        changes.reasons.append(
+            "no successful run is recorded (the last run failed, was stopped, or none ran)"
+        )
+        return changes
     found = new_in_landing(settings)
     if found is None:
         changes.reasons.append(f"the warehouse {settings.warehouse} is in use by another run")
@@ -281,11 +288,6 @@ def what_changed(settings: Settings, *, landing_only: bool = False) -> Changes:
     if landing_only:
         return changes
     last = changes.last_run
-    if last is None:
-        changes.reasons.append(
-            "no successful run is recorded (the last run failed, was stopped, or none ran)"
-        )
-        return changes
     changes.fingerprint = fingerprint(settings)
     if changes.fingerprint != last.get("fingerprint"):
         changes.reasons.append(

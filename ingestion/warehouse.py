@@ -88,6 +88,26 @@ def quote_literal(value: str) -> str:
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+# The schemas salesdw creates in its DuckDB files. DuckDB names a file's catalog after the file name up to its
+# first dot; a catalog named like one of its schemas makes every `schema.table` reference ambiguous
+# ("Ambiguous reference to catalog or schema"), in salesdw and in every BI tool that opens the file.
+SCHEMAS = frozenset({"raw", "audit", "staging", "intermediate", "marts", "dbt_state"})
+
+
+def check_catalog_name(path: Path | str, setting: str) -> None:
+    """Raise WarehouseError when DuckDB would name the file at `path` like a schema (raw.duckdb, marts.db,
+    Marts.backup.duckdb): `setting` is the variable that named it."""
+    path = Path(path)
+    catalog = path.name.split(".")[0]
+    if catalog.lower() in SCHEMAS:
+        raise WarehouseError(
+            f"{setting} {path}: DuckDB names this file's catalog {catalog!r} (its name up to the first dot), "
+            f"like the schema {catalog.lower()} inside it, so every {catalog.lower()}.<table> reference would be "
+            f"ambiguous. Point {setting} at a file named otherwise (names starting with "
+            f"{', '.join(sorted(SCHEMAS))} are taken), e.g. data/warehouse.duckdb or data/salesdw_marts.duckdb."
+        )
+
+
 def check_warehouse_path(path: Path | str) -> None:
     """Raise WarehouseError unless `path` is a DuckDB file or a place where one can be created.
 
@@ -100,6 +120,7 @@ def check_warehouse_path(path: Path | str) -> None:
     )
     if path.is_dir():
         raise WarehouseError(f"SALESDW_WAREHOUSE {path} is a folder, not a DuckDB file. {fix}.")
+    check_catalog_name(path, "SALESDW_WAREHOUSE")
     if path.exists() or path.is_symlink():
         if not path.is_file():
             raise WarehouseError(

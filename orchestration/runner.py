@@ -19,7 +19,7 @@ import dagster as dg
 
 from ingestion.loader import check_landing
 from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
-from ingestion.warehouse import WarehouseLockedError, check_warehouse_path, connect
+from ingestion.warehouse import WarehouseLockedError, check_catalog_name, check_warehouse_path, connect
 from orchestration import changes
 from orchestration.targets import Target, target_for
 
@@ -284,6 +284,7 @@ def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | No
     # A warehouse path that is not a DuckDB file, or a missing landing zone nobody fills with demo data,
     # stop here, before any step runs (check_* raise with the path, the cause and what to do).
     check_warehouse_path(settings.warehouse)
+    check_catalog_name(settings.marts, "SALESDW_MARTS")
     if settings.demo == "0" or settings.landing_dir.exists():
         check_landing(settings.landing_dir)
     # A bad SALESDW_TARGET / missing DSN stops here, before any work. The steps get these settings and this

@@ -107,15 +107,19 @@
     from {{ charges }}
     where legacy_invoice_id is not null
     union
+    -- Two equi-joins, not one join on `a = b or c = d`: an OR condition cannot be hashed, and the nested loop
+    -- it falls back to compares every payment with every charge (minutes at 250k of each).
     select
         invoice_payments.invoice_id,
         charges.charge_id
     from {{ invoice_payments }} as invoice_payments
-    inner join {{ charges }} as charges
-        on (invoice_payments.payment_type = 'charge' and invoice_payments.payment_charge_id = charges.charge_id)
-        or (
-            invoice_payments.payment_type = 'payment_intent'
-            and invoice_payments.payment_intent_id = charges.payment_intent_id
-        )
-    where invoice_payments.status <> 'canceled'
+    inner join {{ charges }} as charges on invoice_payments.payment_charge_id = charges.charge_id
+    where invoice_payments.payment_type = 'charge' and invoice_payments.status <> 'canceled'
+    union
+    select
+        invoice_payments.invoice_id,
+        charges.charge_id
+    from {{ invoice_payments }} as invoice_payments
+    inner join {{ charges }} as charges on invoice_payments.payment_intent_id = charges.payment_intent_id
+    where invoice_payments.payment_type = 'payment_intent' and invoice_payments.status <> 'canceled'
 {%- endmacro %}

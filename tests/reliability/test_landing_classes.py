@@ -781,6 +781,10 @@ def _bad_warehouse(kind: str, root: Path) -> Path:
     if kind == "below_a_file":
         (root / "afile").write_text("x")
         return root / "afile" / "w.duckdb"
+    if kind == "named_like_a_schema":  # DuckDB would name its catalog `raw`, like the schema raw inside it
+        return root / "raw.duckdb"
+    if kind == "named_like_a_schema_any_case":
+        return root / "Staging.v2.duckdb"
     raise ValueError(kind)
 
 
@@ -794,7 +798,11 @@ def _snapshot(p: Path) -> tuple:
 
 
 @pytest.mark.parametrize("command", ["run", "load"])
-@pytest.mark.parametrize("kind", ["directory", "text_file", "sqlite_file", "empty_file", "below_a_file"])
+@pytest.mark.parametrize(
+    "kind",
+    ["directory", "text_file", "sqlite_file", "empty_file", "below_a_file", "named_like_a_schema",
+     "named_like_a_schema_any_case"],
+)  # fmt: skip
 def test_a_bad_warehouse_path_fails_first_with_one_line_and_is_left_untouched(kind, command, lz):
     _good_neighbours(lz)
     root = lz.parent
@@ -802,7 +810,7 @@ def test_a_bad_warehouse_path_fails_first_with_one_line_and_is_left_untouched(ki
     before = _snapshot(warehouse)
     siblings = sorted(os.listdir(warehouse.parent)) if warehouse.parent.is_dir() else None
     env = {**os.environ, "SALESDW_DEMO": "0", "SALESDW_LANDING_DIR": str(lz), "SALESDW_WAREHOUSE": str(warehouse),
-           "DAGSTER_HOME": str(root / "dh"), "SALESDW_MARTS": str(root / "marts.duckdb")}  # fmt: skip
+           "DAGSTER_HOME": str(root / "dh"), "SALESDW_MARTS": str(root / "salesdw_marts.duckdb")}  # fmt: skip
     out = subprocess.run(
         [str(BIN / "salesdw"), command], capture_output=True, text=True, env=env, timeout=300
     )
@@ -816,6 +824,24 @@ def test_a_bad_warehouse_path_fails_first_with_one_line_and_is_left_untouched(ki
     assert _snapshot(warehouse) == before
     if siblings is not None:
         assert sorted(os.listdir(warehouse.parent)) == siblings  # no .wal, no new file beside it
+    figures("warehouse_path")
+
+
+@pytest.mark.parametrize("name", ["marts.duckdb", "MARTS.db"])
+def test_a_marts_file_named_like_its_schema_fails_first_with_one_line(name, lz):
+    """The published file holds the schema marts: named marts.duckdb, every `marts.<table>` a BI tool (or the
+    report) sends is ambiguous in DuckDB. The run refuses it before any step, naming the file and the fix."""
+    _good_neighbours(lz)
+    root = lz.parent
+    marts = root / name
+    env = {**os.environ, "SALESDW_DEMO": "0", "SALESDW_LANDING_DIR": str(lz), "SALESDW_MARTS": str(marts),
+           "SALESDW_WAREHOUSE": str(root / "w.duckdb"), "DAGSTER_HOME": str(root / "dh")}  # fmt: skip
+    out = subprocess.run([str(BIN / "salesdw"), "run"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: SALESDW_MARTS {marts}"), lines
+    assert "Point SALESDW_MARTS at" in lines[0] and "running the pipeline" not in out.stdout
+    assert not marts.exists() and not (root / "w.duckdb").exists()  # nothing created
     figures("warehouse_path")
 
 

@@ -199,6 +199,8 @@ def summarise(scale: float, st: dict[str, dict]) -> dict:
         },
         "landing_mb": round(st["generate"]["landing_mb"], 1),
         "ingest_seconds_by_source": get("ingest", "seconds_by_source", {}),
+        # The loader's SQL by phase (benchmarks/ingest.PHASES); `python`: file hashing, listing, glue.
+        "ingest_seconds_by_phase": get("ingest", "seconds_by_phase", {}),
         "dbt_seconds_by_model": get("transform", "seconds_by_model", {}),
         "floor_seconds_by_model": get("transform_floor", "seconds_by_model", {}),
         "ge_seconds_by_suite": get("gates", "seconds_by_suite", {}),

@@ -37,6 +37,7 @@ from ingestion.validation import (
     Typed,
     build_typed_select,
     check_header,
+    create_typed,
     csv_columns_from_header,
     normalized,
     staged_name,
@@ -627,7 +628,7 @@ class Loader:
             f"JOIN _files ON _file = {FILE_COL} GROUP BY ALL) f USING ({FILE_COL})"
         )
         typed = build_typed_select(self.con, obj, columns, mode, group_src=group_src)
-        self.con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
+        create_typed(self.con, typed)
         return self._write(obj, group, Prepared(typed, mode, 0, None), started)
 
     def _stage_group(self, obj: SourceObject, group: list[_GroupFile], columns: list[str]) -> str:
@@ -725,7 +726,7 @@ class Loader:
 
     def _drop_temp(self) -> None:
         try:
-            for t in ("_stage", "_typed", "_rejects", "_rejects_scan", "_rejected", "_files"):
+            for t in ("_stage", "_typed", "_dupes", "_rejects", "_rejects_scan", "_rejected", "_files"):
                 self.con.execute(f"DROP TABLE IF EXISTS temp.{t}")
         except duckdb.Error:
             pass  # the connection broke (e.g. disk full); the error being raised already says why
@@ -884,7 +885,7 @@ class Loader:
                     f"export one object per line"
                 )
         typed = build_typed_select(con, obj, columns, mode)
-        con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
+        create_typed(con, typed)
         return Prepared(typed, mode, n_rejects, n_staged)
 
     def _write(

@@ -201,6 +201,15 @@ def field_layers(
     return layer1, layer2, layer3, value, error, f"({' OR '.join(bads)})"
 
 
+def json_kind(x: str) -> str:
+    """SQL: json_type(x) of a JSON value as DuckDB holds it (its readers and json_extract write values without
+    surrounding space), read off its first character; only numbers are parsed (BIGINT, UBIGINT or DOUBLE).
+    Parsing every value of every row for its type alone cost a fifth of the typing pass."""
+    cases = {'"': "VARCHAR", "{": "OBJECT", "[": "ARRAY", "t": "BOOLEAN", "f": "BOOLEAN", "n": "NULL"}
+    whens = " ".join(f"WHEN {quote_literal(c)} THEN {quote_literal(k)}" for c, k in cases.items())
+    return f"CASE left(CAST({x} AS VARCHAR), 1) {whens} ELSE json_type({x}) END"
+
+
 def incomplete_list(x: str) -> str:
     """SQL: the JSON value x is a Stripe list that says it holds only part of its items."""
     return f"coalesce(({x} ->> '$.has_more') = 'true', false)"
@@ -210,8 +219,11 @@ def repeats_a_key(x: str) -> str:
     """SQL: an object anywhere inside the JSON object or array x names a key twice (which value is meant is
     undefined; JSON paths would read the first)."""
     root = f"list_unique(json_keys({x})) < len(json_keys({x}))"  # '$.**' lists what is below the root only
+    # Without a `{` in its text the value holds no object, so no key: most arrays (a list of e-mails) are
+    # answered without parsing them.
     return (
-        f"({root} OR list_bool_or(list_transform(json_keys({x}, '$.**'), ks -> list_unique(ks) < len(ks))))"
+        f"(contains(CAST({x} AS VARCHAR), '{{') AND ({root} OR "
+        f"list_bool_or(list_transform(json_keys({x}, '$.**'), ks -> list_unique(ks) < len(ks)))))"
     )
 
 
@@ -266,9 +278,19 @@ class Extra:
 
 @dataclass
 class Typed:
-    sql: str  # SELECT producing temp._typed from temp._stage
+    sql: str  # SELECT producing temp._typed from temp._stage (every row _first_of_dupes until create_typed marks)
     extras: list[Extra]
     raw_expr: str  # SQL over `_stage s` rebuilding a row's delivered record (for quarantined rows)
+    dupes_sql: str  # CREATE of temp._dupes: (key, version, file) groups of more than one good row
+    mark_sql: str  # UPDATE of _typed's rows in those groups: a conflict quarantined, else only the first kept
+
+
+def create_typed(con: duckdb.DuckDBPyConnection, typed: Typed) -> None:
+    """Write temp._typed (and temp._dupes) from temp._stage: typed, validated, hashed, duplicates marked."""
+    con.execute(f"CREATE TEMP TABLE _typed AS {typed.sql}")
+    con.execute(typed.dupes_sql)
+    if con.execute("SELECT count(*) FROM _dupes").fetchone()[0]:
+        con.execute(typed.mark_sql)
 
 
 # Types whose delivered text has several spellings of one value (".000Z" / "+0000", "5" / "05", "TRUE" /
@@ -345,13 +367,13 @@ def build_typed_select(
                 "json_type(_j) AS _jt FROM _stage WHERE line IS NOT NULL AND trim(line) <> ''"
             )
         )
-        cols = [(f"(_v[{j}] ->> '$')", f"json_type(_v[{j}])", f"_v[{j}]") for j in range(1, len(columns) + 1)]
+        cols = [(f"(_v[{j}] ->> '$')", json_kind(f"_v[{j}]"), f"_v[{j}]") for j in range(1, len(columns) + 1)]
         raw_expr = "s.line"
     else:
         src = "SELECT rowid + 1 AS _row_number, * FROM _stage"
         if is_json:
             cols = [
-                (f"({quote_ident(staged_name(j))} ->> '$')", f"json_type({quote_ident(staged_name(j))})",
+                (f"({quote_ident(staged_name(j))} ->> '$')", json_kind(quote_ident(staged_name(j))),
                  quote_ident(staged_name(j)))
                 for j in range(len(columns))
             ]  # fmt: skip
@@ -380,7 +402,7 @@ def build_typed_select(
         else:
             xs = [cols[j][2] for j in v]
             x = f"coalesce({', '.join(xs)})"
-            sources.append((f"({x} ->> '$')", f"json_type({x})", x))
+            sources.append((f"({x} ->> '$')", json_kind(x), x))
             names = " and ".join(repr(columns[j]) for j in v).replace("'", "''")
             present = quote_ident(f"#a{len(presence) + 1}")
             presence.append(
@@ -494,28 +516,28 @@ def build_typed_select(
     part_cols = [key] + ([quote_ident(obj.version)] if obj.version else []) + carry[:1]
     part = ", ".join(part_cols)
     key_name = obj.key.replace("'", "''")
-    # Duplicate keys within a file are rare: find them with one aggregate (on a 64-bit hash of the key:
-    # a third of the cost of grouping the key's text; a collision only adds a candidate the exact
-    # aggregate drops), then join the few back (window functions over every row cost 4x more here).
+    sql = f"WITH src AS ({src}),\n{layered.rstrip(',')}\nSELECT *, true AS _first_of_dupes FROM hashed"
+    # Duplicate keys within a file are rare: find them with one aggregate over _typed once it is written (on a
+    # 64-bit hash of the key first: a third of the cost of grouping the key's text; a collision only adds a
+    # candidate the exact aggregate drops), then update the few rows concerned. Marking them in the statement
+    # that types the rows would hold every typed row twice (window functions over every row cost 4x more).
     # Same content twice: keep the first row.
     # Different content for the same key and version: quarantine every copy, none is more right.
-    sql = f"""
-WITH src AS ({src}),
-{layered}
-dupe_hashes AS (SELECT hash({part}) AS _h FROM hashed WHERE len(_errors) = 0 GROUP BY ALL HAVING count(*) > 1),
-dupes AS (
-  SELECT {part}, count(*) AS _n, min(_record_hash) <> max(_record_hash) AS _conflict, min(_row_number) AS _keep
-  FROM hashed WHERE len(_errors) = 0 AND hash({part}) IN (SELECT _h FROM dupe_hashes) GROUP BY ALL HAVING count(*) > 1
-)
-SELECT h.* EXCLUDE (_errors),
-  CASE WHEN len(h._errors) = 0 AND d._conflict THEN
+    good = "len(_errors) = 0"
+    dupes = f"""
+CREATE TEMP TABLE _dupes AS
+SELECT {part}, count(*) AS _n, min(_record_hash) <> max(_record_hash) AS _conflict, min(_row_number) AS _keep
+FROM _typed WHERE {good} AND hash({part}) IN (SELECT hash({part}) FROM _typed WHERE {good} GROUP BY ALL HAVING count(*) > 1)
+GROUP BY ALL HAVING count(*) > 1"""
+    mark = f"""
+UPDATE _typed AS h SET
+  _errors = CASE WHEN len(h._errors) = 0 AND d._conflict THEN
     [{{'code': 'duplicate_conflict', 'message': '{key_name} ' || CAST(h.{key} AS VARCHAR) || ' appears ' || d._n
       || ' times in this file for the same version with different content; none of them is loaded'}}]
-  ELSE h._errors END AS _errors,
-  d._n IS NULL OR (NOT d._conflict AND h._row_number = d._keep) AS _first_of_dupes
-FROM hashed h LEFT JOIN dupes d ON {" AND ".join(f"h.{c} IS NOT DISTINCT FROM d.{c}" for c in part_cols)}
-"""
-    return Typed(sql, extras, raw_expr)
+  ELSE h._errors END,
+  _first_of_dupes = NOT d._conflict AND h._row_number = d._keep
+FROM _dupes d WHERE {" AND ".join(f"h.{c} IS NOT DISTINCT FROM d.{c}" for c in part_cols)}"""
+    return Typed(sql, extras, raw_expr, dupes, mark)
 
 
 def _unique_name(name: str, taken: set[str]) -> str:

@@ -62,3 +62,20 @@ def test_old_step_targets_are_pruned_newest_kept(tmp_path):
     (root / "compiled").mkdir()  # dbt's own folders are not step targets
     p.prune_step_targets(project, keep=2)
     assert sorted(d.name for d in root.iterdir()) == sorted(["compiled", *names[-2:]])
+
+
+def test_a_young_step_target_is_never_pruned(tmp_path):
+    """Another process's dbt step may still be writing a target dir (or about to read it back): one touched
+    within the last hour stays, however many newer ones there are."""
+    import os
+    import time
+
+    project = SimpleNamespace(project_dir=str(tmp_path), target_path="target")
+    root = tmp_path / "target"
+    now = time.time()
+    ages = {"dbt_marts-0000001-a": 7200, "dbt_marts-0000002-b": 1800, "dbt_marts-0000003-c": 60}
+    for name, age in ages.items():
+        (root / name).mkdir(parents=True)
+        os.utime(root / name, (now - age, now - age))
+    p.prune_step_targets(project, keep=1)
+    assert sorted(d.name for d in root.iterdir()) == ["dbt_marts-0000002-b", "dbt_marts-0000003-c"]

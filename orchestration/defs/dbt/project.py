@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -175,15 +176,22 @@ def mark_unit_tests_passed(marker: Path) -> None:
 
 
 STEP_TARGETS_KEEP = 24  # per-invocation target dirs kept for inspection (logs, compiled SQL, run_results)
+STEP_TARGET_MIN_AGE = 3600.0  # seconds: a younger target dir may be another process's running dbt step
 
 
-def prune_step_targets(project: DbtProject, keep: int = STEP_TARGETS_KEEP) -> None:
+def prune_step_targets(
+    project: DbtProject, keep: int = STEP_TARGETS_KEEP, min_age_seconds: float = STEP_TARGET_MIN_AGE
+) -> None:
     """Delete all but the newest ``keep`` per-invocation target dirs (``<step>-<run>-<id>``, one per dbt step
-    of every run, 5-10 MB each): without this they piled up to 1.6 GB in a day of test runs."""
+    of every run, 5-10 MB each): without this they piled up to 1.6 GB in a day of test runs. A dir younger
+    than ``min_age_seconds`` is kept whatever its rank: it may belong to a dbt step another process (a
+    parallel test worker, a second Dagster run) is still writing or about to read back."""
     root = Path(project.project_dir) / project.target_path
     dirs = [d for d in root.glob("dbt_*-*-*") if d.is_dir()]
+    now = time.time()
     for old in sorted(dirs, key=_mtime)[:-keep] if keep else dirs:
-        shutil.rmtree(old, ignore_errors=True)
+        if now - _mtime(old) >= min_age_seconds:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _mtime(path: Path) -> float:

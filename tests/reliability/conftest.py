@@ -73,7 +73,8 @@ def record(**counts: int) -> None:
     FIGURES.update(counts)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def print_figures(terminalreporter) -> None:
+    """The figures at the end of the run (tests/conftest.py calls this, on the controller under pytest-xdist)."""
     if not FIGURES:
         return
     tr = terminalreporter

@@ -133,13 +133,24 @@ SPREAD = {
 }
 # Modules whose one module-scoped fixture is parametrized: one group per parameter (a `salesdw run` each).
 BY_PARAM = {"e2e/test_sources_in_use.py": "single_source"}
-# Groups handed out first, the longest first, so that no long group starts last and runs alone.
-FIRST = ("spark", "e2e/test_readme_walkthrough.py", "postgres/test_postgres_target.py")
+# Groups (or spread modules) handed out first, the longest first, so that none starts last and runs alone.
+FIRST = (
+    "spark",
+    "e2e/test_readme_walkthrough.py",
+    "postgres/test_postgres_target.py",
+    "dbt/test_incremental_activities.py",
+    "reliability/test_kill.py",
+    "dbt/test_incremental_pipeline_snapshot.py",
+)
+
+
+def _module(item: pytest.Item) -> str:
+    return item.path.relative_to(TESTS).as_posix()
 
 
 def xdist_group(item: pytest.Item) -> str | None:
     """The worker group of a test, or None for a test handed out on its own."""
-    module = item.path.relative_to(TESTS).as_posix()
+    module = _module(item)
     for prefix, group in SHARED_WORKER.items():
         if module.startswith(prefix):
             return group
@@ -156,7 +167,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
     # Every worker sorts the same way (xdist requires one order); the serial run is reordered alike.
     rank = {group: i for i, group in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(xdist_group(item) or "", len(FIRST)))
+    items.sort(key=lambda item: rank.get(xdist_group(item) or _module(item), len(FIRST)))
 
 
 @pytest.hookimpl(optionalhook=True)

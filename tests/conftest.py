@@ -112,13 +112,12 @@ def held_for_writing(warehouse: Path, seconds: int = 120) -> Iterator[subprocess
         holder.wait()
 
 
-# -- pytest-xdist: `make test` runs the suite on several workers with `--dist loadgroup` ------------------------
+# -- pytest-xdist: `make test` runs the suite on several workers (docs/testing.md) --------------------------------
 
-TESTS = Path(__file__).resolve().parent
 WORKERS_MAX = 4  # past this, the groups below, not the cores, bound the wall time
 
-# Tests that must share one worker, by path prefix. Every other module's tests share a worker too (its
-# module-scoped fixtures are then built once), except the modules in SPREAD.
+# Tests that must share one worker, by path prefix (under tests/). Every other module's tests share a worker too
+# (its module-scoped fixtures are then built once), except the modules in SPREAD.
 SHARED_WORKER = {
     # One local Spark Thrift Server (a JVM, 30-60 s to start and 2 GB of driver memory) for every Spark module.
     "spark/": "spark",
@@ -132,7 +131,7 @@ SPREAD = {
     "integration/test_ge_duckdb.py",
 }
 # Modules whose one module-scoped fixture is parametrized: one group per parameter (a `salesdw run` each).
-BY_PARAM = {"e2e/test_sources_in_use.py": "single_source"}
+BY_PARAM = {"e2e/test_sources_in_use.py"}
 # Groups (or spread modules) handed out first, the longest first, so that none starts last and runs alone.
 FIRST = (
     "spark",
@@ -144,30 +143,47 @@ FIRST = (
 )
 
 
-def _module(item: pytest.Item) -> str:
-    return item.path.relative_to(TESTS).as_posix()
-
-
-def xdist_group(item: pytest.Item) -> str | None:
-    """The worker group of a test, or None for a test handed out on its own."""
-    module = _module(item)
+def worker_group(nodeid: str) -> str:
+    """The group of tests that run on one worker, from a test's id (`tests/<module>::<test>[<params>]`); a test
+    handed out on its own is a group of one, named by its id."""
+    module = nodeid.split("::")[0].removeprefix("tests/")
     for prefix, group in SHARED_WORKER.items():
         if module.startswith(prefix):
             return group
     if module in SPREAD:
-        return None
-    if module in BY_PARAM and hasattr(item, "callspec"):
-        return f"{module}[{item.callspec.params[BY_PARAM[module]]}]"
+        return nodeid
+    if module in BY_PARAM and nodeid.endswith("]"):
+        return f"{module}[{nodeid.rsplit('[', 1)[1]}"
     return module
 
 
+def _rank(nodeid: str) -> int:
+    group = worker_group(nodeid)
+    module = nodeid.split("::")[0].removeprefix("tests/")
+    for i, first in enumerate(FIRST):
+        if first in (group, module):
+            return i
+    return len(FIRST)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if (group := xdist_group(item)) is not None and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(group))
-    # Every worker sorts the same way (xdist requires one order); the serial run is reordered alike.
-    rank = {group: i for i, group in enumerate(FIRST)}
-    items.sort(key=lambda item: rank.get(xdist_group(item) or _module(item), len(FIRST)))
+    # Every worker sorts the same way (xdist requires one order); a run in one process is reordered alike.
+    items.sort(key=lambda item: _rank(item.nodeid))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """With `-n` (xdist's default `--dist load`): hand out whole groups (worker_group), in collection order."""
+    if config.getvalue("dist") != "load":
+        return None  # an explicit --dist choice
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    config.option.loadscopereorder = False  # LoadScopeScheduling would sort groups by their number of tests
+    return ByGroup(config, log)
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -25,8 +25,12 @@ setup: $(STAMP) ## create .venv and install the locked dependencies
 run: setup ## run the whole pipeline once (demo data when the landing zone is empty)
 	$(BIN)/salesdw run
 
-test: setup ## the whole test suite
-	$(BIN)/python -m pytest -q
+# Workers of `make test` (pytest-xdist): auto = one per core, at most 4 (tests/conftest.py); TEST_WORKERS=0 runs
+# the suite in this one process. Which tests share a worker: tests/conftest.py, docs/testing.md.
+TEST_WORKERS ?= auto
+
+test: setup ## the whole test suite, on TEST_WORKERS parallel workers
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 .PHONY: test-reliability
 test-reliability: setup ## faults, bad inputs, delivery order, security, with figures (SOAK=1: every kill point)

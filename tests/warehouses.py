@@ -1,10 +1,14 @@
-"""Test helpers: a warehouse loaded with generated demo data, and `dbt build` on it in a subprocess."""
+"""Test helpers: a warehouse loaded with generated demo data, `dbt build` on it in a subprocess, and work built
+once per test session and shared by every test (and every pytest-xdist worker) that only reads it."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,40 @@ def built_demo_warehouse(work: Path, *dbt_args: str, scale: float = SCALE, seed:
     warehouse = loaded_demo_warehouse(work, scale=scale, seed=seed)
     assert_ok(dbt_build(warehouse, work, *dbt_args))
     return warehouse
+
+
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of the whole pytest run: under pytest-xdist each worker's basetemp is a
+    subfolder (popen-gw0, ...) of the run's, so their parent is what the workers have in common."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder `build(folder)` filled once per pytest run, whichever worker asks first; the others wait for
+    it under a file lock and get the same folder. Treat it as read-only: a test that changes data copies it
+    first (`copy_built`). A build that raised leaves no folder behind, so the next caller builds again."""
+    root = session_root(tmp_path_factory)
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            try:
+                build(folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            done.touch()
+    return folder
+
+
+def copy_built(built: Path, dest: Path) -> Path:
+    """A private copy of a shared demo build (its landing zone and warehouse, not dbt's target or logs) in
+    `dest`; returns the copy's warehouse. DuckDB lets one process write a file, and a reader in another
+    process blocks that writer: a copy per module keeps tests on different workers apart."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(built / "landing", dest / "landing", dirs_exist_ok=True)
+    shutil.copyfile(built / "warehouse.duckdb", dest / "warehouse.duckdb")
+    return dest / "warehouse.duckdb"

@@ -12,7 +12,7 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.warehouse import connect, ensure_raw_schema
-from tests.warehouses import SCALE, assert_ok, built_demo_warehouse, dbt_build
+from tests.warehouses import SCALE, assert_ok, copy_built, dbt_build
 
 BILLING_MARTS = ("fct_mrr_monthly", "rpt_revenue_retention", "rpt_bookings_billing_reconciliation")
 ACTIVITY_MARTS = ("fct_activities",)
@@ -30,8 +30,8 @@ CRM_MARTS = (
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_demo_warehouse(tmp_path_factory.mktemp("marts_demo"))
+def demo_warehouse(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_built(demo_build, tmp_path_factory.mktemp("marts_demo"))
 
 
 @pytest.fixture

@@ -18,14 +18,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.warehouses import assert_ok, built_demo_warehouse, dbt_build
+from tests.warehouses import assert_ok, copy_built, dbt_build
 
 DAY = timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_demo_warehouse(tmp_path_factory.mktemp("movement_marts"))
+def demo_warehouse(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_built(demo_build, tmp_path_factory.mktemp("movement_marts"))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.warehouses import built_demo_warehouse
+from tests.warehouses import copy_built
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,8 @@ WINDOW = ("2025-03-01", "2025-05-01")
 
 
 @pytest.fixture(scope="module")
-def rebuilt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return built_demo_warehouse(tmp_path_factory.mktemp("backfill"))
+def rebuilt(demo_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_built(demo_build, tmp_path_factory.mktemp("backfill"))
 
 
 def rows(con, table: str, where: str = "true") -> list[tuple]:

@@ -18,7 +18,7 @@ from expectations.suites import raw_suites
 from ingestion.contract import BY_TABLE
 from ingestion.loader import load_landing
 from ingestion.warehouse import connect
-from tests.warehouses import assert_ok, built_demo_warehouse, dbt_build
+from tests.warehouses import assert_ok, copy_built, dbt_build
 
 
 def _mrr(warehouse) -> dict[tuple[str, object], tuple[Decimal, str]]:
@@ -32,8 +32,8 @@ def _mrr(warehouse) -> dict[tuple[str, object], tuple[Decimal, str]]:
     return {(c, m): (mrr, mv) for c, m, mrr, mv in rows}
 
 
-def test_a_paying_customer_deleted_leaves_the_mrr_marts_and_stays_in_raw(tmp_path):
-    warehouse = built_demo_warehouse(tmp_path)
+def test_a_paying_customer_deleted_leaves_the_mrr_marts_and_stays_in_raw(demo_build, tmp_path):
+    warehouse = copy_built(demo_build, tmp_path)
     before = _mrr(warehouse)
     last = max(m for (_, m), (mrr, _) in before.items() if mrr > 0)
     deleted = max((mrr, c) for (c, m), (mrr, _) in before.items() if m == last and mrr > 0)[1]

@@ -7,10 +7,13 @@ small subset runs, so `make test` stays within a few minutes.
 from __future__ import annotations
 
 import os
+import pickle
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.warehouses import built_once
 
 FIGURES: Counter[str] = Counter()
 NOTES: list[str] = []
@@ -25,35 +28,44 @@ BIG = "activity/events/2099-01-01T000000_9999_reexport.jsonl"  # a re-export: se
 @pytest.fixture(scope="session")
 def pipeline_landing(tmp_path_factory) -> Path:
     """The demo landing zone (scale 0.05) plus one large file (every event again, 5 times): a re-export
-    that takes seconds to load, so a kill can land in the middle of a file load, and changes nothing."""
+    that takes seconds to load, so a kill can land in the middle of a file load, and changes nothing.
+    Made once per pytest run (every worker reads the same folder; the loader never writes the landing zone)."""
     from ingestion.demo.generator import generate
 
-    root = tmp_path_factory.mktemp("pipeline_landing") / "landing"
-    generate(root, scale=0.05, seed=7)
-    body = b"".join(p.read_bytes() for p in sorted((root / "activity/events").glob("*.jsonl")))
-    (root / BIG).write_bytes(body * 5)
-    return root
+    def build(folder: Path) -> None:
+        root = folder / "landing"
+        generate(root, scale=0.05, seed=7)
+        body = b"".join(p.read_bytes() for p in sorted((root / "activity/events").glob("*.jsonl")))
+        (root / BIG).write_bytes(body * 5)
+
+    return built_once(tmp_path_factory, "pipeline_landing", build) / "landing"
 
 
 @pytest.fixture(scope="session")
 def pipeline_reference(pipeline_landing, tmp_path_factory) -> dict:
     """One uninterrupted `salesdw run` (a subprocess with planted fake secrets in its environment): the
     state every killed-then-rerun pipeline must reach, its serving file (the scenarios' 'previous good
-    publication'), and everything it wrote or printed, for the secret scan."""
+    publication'), and everything it wrote or printed, for the secret scan. Run once per pytest run; the
+    workers read its folder and the figures it saved."""
     from tests.reliability.support import env_for, marts_state, run_to_end, warehouse_state
 
-    root = tmp_path_factory.mktemp("pipeline_ref")
-    env = env_for(root, pipeline_landing)
-    proc = run_to_end(env)
-    marts = Path(env["SALESDW_MARTS"])
-    return {
-        "root": root,
-        "output": proc.lines,
-        "warehouse": warehouse_state(Path(env["SALESDW_WAREHOUSE"])),
-        "marts": marts_state(marts),
-        "marts_file": marts,
-    }
+    def build(root: Path) -> None:
+        env = env_for(root, pipeline_landing)
+        proc = run_to_end(env)
+        marts = Path(env["SALESDW_MARTS"])
+        reference = {
+            "output": proc.lines,
+            "warehouse": warehouse_state(Path(env["SALESDW_WAREHOUSE"])),
+            "marts": marts_state(marts),
+            "marts_file": marts,
+        }
+        (root / REFERENCE).write_bytes(pickle.dumps(reference))
 
+    root = built_once(tmp_path_factory, "pipeline_reference", build)
+    return {"root": root, **pickle.loads((root / REFERENCE).read_bytes())}
+
+
+REFERENCE = "reference.pickle"  # beside the run's own files: the secret scan reads it too, and it holds none
 
 CLASS_TITLES = {
     "names": "1 file names are data",
@@ -73,7 +85,8 @@ def record(**counts: int) -> None:
     FIGURES.update(counts)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def print_figures(terminalreporter) -> None:
+    """The figures at the end of the run (tests/conftest.py calls this, on the controller under pytest-xdist)."""
     if not FIGURES:
         return
     tr = terminalreporter

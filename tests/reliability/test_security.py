@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import stat
 import subprocess
@@ -30,11 +31,17 @@ from tests.reliability.support import PLANTED_SECRETS
 
 
 def _files_holding(root: Path, needles: list[bytes]) -> list[str]:
+    """Files under root (links not followed) holding any needle. A folder or file that disappears during the walk
+    is passed over: on another pytest-xdist worker, a dbt step may prune an old dbt_project/target folder."""
     hits = []
-    for p in sorted(root.rglob("*")):
-        if p.is_file() and not p.is_symlink():
-            data = p.read_bytes()
-            hits += [f"{p.relative_to(root)}" for n in needles if n in data]
+    for folder, _, names in os.walk(root):  # os.walk, unlike Path.rglob, passes over vanished folders
+        for p in (Path(folder) / name for name in sorted(names)):
+            if p.is_file() and not p.is_symlink():
+                try:
+                    data = p.read_bytes()
+                except FileNotFoundError:
+                    continue
+                hits += [f"{p.relative_to(root)}" for n in needles if n in data]
     return hits
 
 

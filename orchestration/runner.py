@@ -399,9 +399,11 @@ class DeltaRun:
         load = self._phase(load_selection(graph, plan.tables), "load")
         self.line = plan.headline()
         if not load.success:
+            self._scope(plan, [], built=False)
             self.line = f"delta run: loading raw tables {', '.join(plan.tables)} failed; nothing was built"
             return
         with_rows = tables_with_rows(self.settings, load.run_id)
+        self._scope(plan, with_rows, built=False)
         if not with_rows:
             self._said(
                 f"delta run: no raw table received rows (new files for {', '.join(plan.tables)}); "
@@ -428,7 +430,15 @@ class DeltaRun:
             f"building {len(build.models)} of {len(models)} models"
             + (f" ({', '.join(k.path[-1] for k in unchanged)} unchanged)" if unchanged else "")
         )
+        self._scope(plan, with_rows, built=bool(build.models))
         self._phase(build, "build")
+
+    def _scope(self, plan: RunPlan, with_rows: list[str], built: bool) -> None:
+        """What the report says of this run: it checked only what it rebuilt (expectations/store.py)."""
+        from expectations.store import save_scope
+
+        scope = {"tables_with_new_files": list(plan.tables), "tables_with_rows": with_rows, "built": built}
+        save_scope(self.settings.report_dir, self.phases[0].run_id, scope)
 
     def _phase(self, selection: Selection, name: str):
         part_of = self.phases[0].run_id if self.phases else ""

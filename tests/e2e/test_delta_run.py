@@ -148,6 +148,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert summary.published and summary.serving["run_id"] == summary.run_id
     assert changes.read_record(settings)["run_id"] == summary.run_id
     assert _as_of(settings.warehouse) == as_of
+    _assert_report_credits_checks_to_their_run(settings, summary.run_id, first.run_id)
     assert_equals_a_full_run(settings, tmp_path, "activity_old")
 
     # 2. activity that moves the as-of date: every reader of it is rebuilt, MRR included
@@ -190,3 +191,22 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert published_tables(settings.marts) == published
     assert changes.read_record(settings)["run_id"] == summary.run_id
     assert changes.what_changed(settings).nothing_new
+
+
+def _assert_report_credits_checks_to_their_run(settings: Settings, run_id: str, earlier: str) -> None:
+    """The report of a delta run shows the suites it did not re-run with the run that last ran them."""
+    summary = json.loads((settings.report_dir / "summary.json").read_text())
+    assert summary["run_id"] == run_id
+    assert summary["scope"]["tables_with_rows"] == ["activity__event"]
+    ran_now = {p.stem for p in (settings.report_dir / "validations" / run_id).glob("*.json")}
+    assert "raw.activity__event__current" in ran_now and "raw.crm__account__current" not in ran_now
+    before = {p.stem for p in (settings.report_dir / "validations" / earlier).glob("*.json")}
+    assert summary["suites_carried"] == len(before - ran_now) > 0
+    models = {m["mart"]: m for m in summary["models"] + summary["marts"]}
+    assert models["int_customer_months_restated"]["checked_in_run"] == earlier  # MRR side: not re-run
+    assert models["int_activities_matched"]["checked_in_run"] is None  # re-run now
+    crm = next(s for s in summary["sources"] if s["source"] == "crm")
+    assert {s["checked_in_run"] for s in crm["suites"]} == {earlier}
+    html = (settings.report_dir / "index.html").read_text()
+    assert f"last checked in run {earlier[:8]}" in html
+    assert "A delta run: it loaded new rows into activity__event" in html

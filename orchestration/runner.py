@@ -352,7 +352,9 @@ def run_pipeline(
         if plan.delta:
             delta = DeltaRun(settings, defs, job, instance, say)
             delta.run(plan)
-            phases, plan_line, known = delta.phases, delta.line, dict(found.last_run["summary"]["tables"])
+            # a record a sensor wrote has no figures: those tables are counted again
+            recorded = (found.last_run or {}).get("summary") or {}
+            phases, plan_line, known = delta.phases, delta.line, dict(recorded.get("tables", []))
         else:
             phases, plan_line, known = [_execute(job, instance)], plan.headline(), {}
     summary = _summarise(

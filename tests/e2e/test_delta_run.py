@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -63,6 +64,12 @@ def materialized_in(run_id: str, home: Path) -> set[str]:
         for rid in runs
         for ev in instance.all_logs(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     }
+
+
+def dbt_built(settings: Settings, run_id: str) -> set[str]:
+    """The models dbt itself ran in the run (its run_results.json, as the report keeps them)."""
+    cached = json.loads((settings.report_dir / "dbt" / f"{run_id}.json").read_text())
+    return {name for name, m in cached["models"].items() if m["status"] is not None}
 
 
 def assert_equals_a_full_run(settings: Settings, tmp_path: Path, name: str) -> dict[str, str]:
@@ -143,6 +150,14 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert dict((t, cur) for t, cur, _, _ in summary.tables)["raw.activity__event"] == events_before + 5
     built = materialized_in(summary.run_id, home)
     assert "activity__event" in built and "fct_activities" in built and "marts" in built  # publish/marts
+    # dbt's own log: it ran exactly the models Dagster recorded, a few of the whole project
+    ran = dbt_built(settings, summary.run_id)
+    assert ran == built - {"activity__event", "marts"}
+    project_models = json.loads((settings.report_dir / "dbt" / f"{summary.run_id}.json").read_text())[
+        "models"
+    ]
+    n, m = map(int, re.search(r"building (\d+) of (\d+) models", summary.plan).groups())
+    assert (n, m) == (len(ran), len(project_models)) and n < m / 2
     assert not built & MRR_MARTS
     assert not {"stg_crm__opportunities", "fct_opportunities", "dim_accounts"} & built
     assert summary.published and summary.serving["run_id"] == summary.run_id

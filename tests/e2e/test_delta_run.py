@@ -111,7 +111,8 @@ def _event_copies(landing: Path, tag: str, n: int, moved_to: date | None = None)
 
 
 def _opportunity_changes(landing: Path, n: int) -> str:
-    """The latest version of `n` open opportunities with a new amount, modified one second later."""
+    """The latest version of `n` open opportunities renamed, modified a millisecond later. (Not a new amount:
+    Salesforce records that in OpportunityHistory too, which the pipeline snapshot is built from.)"""
     latest: dict[str, dict] = {}
     for p in sorted((landing / "crm/Opportunity").glob("*.csv")):
         for row in csv.DictReader(open(p, newline="")):
@@ -122,7 +123,7 @@ def _opportunity_changes(landing: Path, n: int) -> str:
     w.writeheader()
     for r in picked:
         stamp = r["SystemModstamp"].replace(".000Z", ".001Z")
-        w.writerow({**r, "Amount": f"{float(r['Amount']) + 1000:.2f}", "SystemModstamp": stamp})
+        w.writerow({**r, "Name": r["Name"] + " (renewal)", "SystemModstamp": stamp})
     return buf.getvalue()
 
 
@@ -183,7 +184,8 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert _as_of(settings.warehouse) == moved
     assert_equals_a_full_run(settings, tmp_path, "activity_new")
 
-    # 3. a CRM delta: changed opportunity amounts
+    # 3. a CRM delta: renamed opportunities
+    before = published_tables(settings.marts)
     write(
         settings.landing_dir,
         f"crm/Opportunity/{DELTA.format(3)}.csv",
@@ -196,6 +198,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert {"fct_opportunities", "rpt_pipeline_funnel"} <= built
     assert not {"fct_activities", "stg_activity__events", "stg_billing__invoices"} & built
     published = assert_equals_a_full_run(settings, tmp_path, "opportunity")
+    assert published["fct_opportunities"] != before["fct_opportunities"]
 
     # 4. a re-delivery of known records under a new name adds no rows: nothing is built or published
     old = sorted((settings.landing_dir / "activity/events").glob("*.jsonl"))[3]

@@ -197,6 +197,11 @@ class RunSummary:
             lines.append(f"verdict: {self.verdict['headline']} ({self.verdict['counts_line']})")
         else:
             lines.append("verdict: unknown (the data-quality checks could not be read; see above)")
+        if self.plan.startswith("delta run") and self.verdict:
+            lines.append(
+                "  (checks ran on what this run rebuilt; the others count with their last result, "
+                "which the report credits to the run that ran them)"
+            )
         lines += [f"  FAILED  {c}" for c in self.checks_failed]
         lines += [f"  warning {c}" for c in self.checks_warned]
         if self.refused:

@@ -15,12 +15,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from ingestion.warehouse import WarehouseError
 
     settings = Settings.from_env()
-    if _nothing_new(settings):
+    found = _what_changed(settings)
+    if found is None:
         return 0
     from orchestration.runner import run_pipeline
 
     try:
-        summary = run_pipeline(settings)
+        summary = run_pipeline(settings, found=found)
     except (WarehouseError, LandingError) as exc:  # the message names the path, the cause and the fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -28,9 +29,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
-def _nothing_new(settings) -> bool:
-    """Nothing arrived and nothing changed since the last successful run: say so and stop, before Dagster,
-    dbt and GE are even imported (orchestration/changes.py decides; the schedules and the sensor ask it too)."""
+def _what_changed(settings):
+    """What changed since the last successful run, which decides whether the run is a full or a delta run
+    (orchestration/selection.py); None when nothing did: then it says so and stops, before Dagster, dbt and
+    GE are even imported (orchestration/changes.py decides; the schedules and the sensor ask it too)."""
     import time
 
     from orchestration import changes
@@ -38,10 +40,10 @@ def _nothing_new(settings) -> bool:
     started = time.perf_counter()
     found = changes.what_changed(settings)
     if not found.nothing_new:
-        return False
+        return found
     changes.note_nothing_new(settings, found)
     print(changes.nothing_new_summary(settings, found, time.perf_counter() - started))
-    return True
+    return None
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:

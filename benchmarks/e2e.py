@@ -10,8 +10,10 @@ from pathlib import Path
 
 def pipeline(landing: Path, work: Path) -> dict:
     """`orchestration.runner.run_pipeline` on `landing` into the warehouse under `work` (kept between
-    calls, so a second call is the incremental run over whatever new batches landed meanwhile)."""
+    calls, so a second call is the incremental run over whatever new batches landed meanwhile), deciding
+    between a full and a delta run as `salesdw run` does (orchestration/changes.py, orchestration/selection.py)."""
     from ingestion.settings import Settings
+    from orchestration import changes
     from orchestration.runner import run_pipeline
 
     settings = dataclasses.replace(
@@ -23,7 +25,8 @@ def pipeline(landing: Path, work: Path) -> dict:
         demo="0",
     )
     t = time.perf_counter()
-    summary = run_pipeline(settings, say=lambda *_: None, home=work / "dagster")
+    found = changes.what_changed(settings)
+    summary = run_pipeline(settings, say=lambda *_: None, home=work / "dagster", found=found)
     secs = time.perf_counter() - t
     by_step = steps_seconds(summary.run_id, work / "dagster")
     # A failed run still has a time, but it is not comparable: say so in the results, loudly.
@@ -36,16 +39,27 @@ def pipeline(landing: Path, work: Path) -> dict:
         "checks_passed": summary.checks_passed,
         "published": summary.published,
         "seconds_by_step": by_step,
+        "plan": summary.plan,
     }
 
 
 def steps_seconds(run_id: str, home: Path) -> dict[str, float]:
     """Dagster's own start/end of every step of the run: where an end-to-end second goes (a load, a gate,
-    a dbt step, publish), from the event log the run wrote."""
-    from orchestration.runner import dagster_instance
+    a dbt step, publish), from the event log the run wrote; a delta run's later phases are its steps too
+    (a step of two phases adds up)."""
+    import dagster as dg
 
-    stats = dagster_instance(home).get_run_step_stats(run_id)
-    return {s.step_key: round(s.end_time - s.start_time, 3) for s in stats if s.start_time and s.end_time}
+    from orchestration.runner import dagster_instance
+    from orchestration.selection import PART_OF_RUN_TAG
+
+    instance = dagster_instance(home)
+    runs = [run_id] + [r.run_id for r in instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))]
+    out: dict[str, float] = {}
+    for rid in runs:
+        for s in instance.get_run_step_stats(rid):
+            if s.start_time and s.end_time:
+                out[s.step_key] = round(out.get(s.step_key, 0) + s.end_time - s.start_time, 3)
+    return out
 
 
 def fixed_cost(work: Path, scale: float, seed: int) -> dict:

@@ -45,7 +45,7 @@ from expectations.report_facts import (
 from expectations.report_render import render_summary_html
 from expectations.report_verdict import Verdict, fmt_time, judge, short
 from expectations.sources_in_use import SOURCE_LABELS
-from expectations.store import load_run
+from expectations.store import carried_results, load_run, load_scope
 from ingestion.contract import SOURCES
 from ingestion.settings import DBT_PROJECT_DIR
 
@@ -110,6 +110,11 @@ def collect_summary(
     if run_id is None:
         run_id = runs[-1]["run_id"] if runs else latest_run_folder(report_dir)
     docs = load_run(report_dir, run_id) if run_id else []
+    # A delta run checked what it rebuilt; the other suites' last results stand, said as such.
+    scope = load_scope(report_dir, run_id) if run_id else None
+    if scope is not None:
+        docs += carried_results(report_dir, run_id, {d["suite"] for d in docs})
+    nothing_to_publish = scope is not None and not scope.get("built")
     facts = warehouse_facts(Path(warehouse), run_id)
     published = published_facts(marts_path) if marts_path is not None else None
     dbt = cached_dbt_results(report_dir, dbt_target, run_id) if run_id else None
@@ -133,18 +138,25 @@ def collect_summary(
         published=published,
         published_checked=marts_path is not None,
         now=now,
+        nothing_to_publish=nothing_to_publish,
     )
     if run_id:
         store_verdict(report_dir, run_id, verdict.as_dict())
         runs = trend(report_dir)
     for src in sources:
         src["status"] = _source_status(src, verdict, facts)
-    models = model_summaries(facts, published, model_suites, dbt, verdict, run_id, marts_path is not None)
-    validated_at = max((d.get("validated_at") or "" for d in docs), default=None) or None
+    models = model_summaries(
+        facts, published, model_suites, dbt, verdict, run_id, marts_path is not None, nothing_to_publish
+    )
+    ran = [d for d in docs if not d.get("carried_from_run")]
+    validated_at = max((d.get("validated_at") or "" for d in ran), default=None) or None
     return {
         "generated_at": now.isoformat(timespec="seconds"),
         "run_id": run_id,
         "validated_at": validated_at,
+        # a delta run (orchestration/selection.py): what it rebuilt; None for a full run
+        "scope": scope,
+        "suites_carried": len(docs) - len(ran),
         "status": verdict.status,
         "headline": verdict.headline,
         "verdict": verdict.as_dict(),
@@ -223,6 +235,7 @@ def model_summaries(
     verdict: Verdict,
     run_id: str | None,
     checked: bool,
+    nothing_to_publish: bool = False,
 ) -> list[dict[str, Any]]:
     """Every mart and model with its dbt tests and GE checks; marts also with rows and what BI shows."""
     dbt_models = (dbt or {}).get("models", {})
@@ -243,11 +256,13 @@ def model_summaries(
             "suite": suite["suite"] if suite else None,
             "failed": suite["failed"] if suite else [],
             "ge": _ge_counts(suite),
+            "checked_in_run": suite["checked_in_run"] if suite else None,
             "dbt": tests,
             "checks_defined": bool(suite) or tests["defined"],
         }
         if item["layer"] == "marts":
-            item.update(_publication(name, item["status"], facts, published, run_id, run_blocked, checked))
+            pub_run = (published or {}).get("run_id") if nothing_to_publish else run_id
+            item.update(_publication(name, item["status"], facts, published, pub_run, run_blocked, checked))
         out.append(item)
     return out
 

@@ -294,6 +294,8 @@ def suite_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "skipped": skipped,
         "error": doc.get("error"),
         "page": None,
+        # not re-run by this (delta) run: its data did not change since the run that checked it
+        "checked_in_run": doc.get("carried_from_run"),
     }
 
 

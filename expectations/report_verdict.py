@@ -90,12 +90,14 @@ def judge(
     published: dict[str, Any] | None,
     published_checked: bool,
     now: datetime,
+    nothing_to_publish: bool = False,
 ) -> Verdict:
     """The verdict on ``run_id`` from its suites (``report_facts.suite_summary``), dbt results
     (``report_dbt.dbt_results``), sources (``report.source_summary``) and the published file's facts."""
     findings = [*_suite_findings(suites), *_dbt_findings(dbt), *_source_findings(sources, now)]
     blocked = any(f.level == BLOCKED for f in findings)
-    if published and run_id and published.get("run_id") != run_id and not blocked:
+    stale = published and run_id and published.get("run_id") != run_id and not nothing_to_publish
+    if stale and not blocked:
         findings.append(
             Finding(
                 WARNING,
@@ -120,7 +122,12 @@ def judge(
             if any(label in x["reason"] for x in skipped)
         ],
     )
-    verdict.headline = headline(verdict, published, run_id, published_checked)
+    verdict.headline = headline(
+        verdict,
+        published,
+        (published or {}).get("run_id") if nothing_to_publish else run_id,
+        published_checked,
+    )
     return verdict
 
 

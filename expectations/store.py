@@ -2,7 +2,12 @@
 
 Layout under the report directory (SALESDW_REPORT_DIR):
     validations/<run_id>/<suite>.json    one SuiteResult per suite and run (with GE's result JSON)
+    validations/<run_id>.scope.json      a delta run's scope: which raw tables received rows, whether
+                                         it built anything (orchestration/selection.py); none for a full run
     history.jsonl                        one line per suite and run: status and counts
+
+A delta run checks only what it rebuilt; every other suite's latest result stands, from the run that ran
+it (`carried_results`), and the report says which run that was.
 """
 
 from __future__ import annotations
@@ -67,3 +72,37 @@ def history(report_dir: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def save_scope(report_dir: Path, run_id: str, scope: dict[str, Any]) -> None:
+    folder = Path(report_dir) / "validations"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.scope.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(scope))
+    tmp.replace(path)
+
+
+def load_scope(report_dir: Path, run_id: str) -> dict[str, Any] | None:
+    """The scope of a delta run; None for a full run (it checks everything it builds)."""
+    try:
+        return json.loads((Path(report_dir) / "validations" / f"{run_id}.scope.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def carried_results(report_dir: Path, run_id: str, have: set[str]) -> list[dict[str, Any]]:
+    """The latest result, from runs before `run_id`, of every suite not in `have` (those it ran itself),
+    each marked `carried_from_run`: the run that checked it last."""
+    latest: dict[str, str] = {}
+    for line in history(report_dir):
+        if line["run_id"] == run_id:
+            break
+        latest[line["suite"]] = line["run_id"]
+    out = []
+    for suite, older in sorted(latest.items()):
+        path = Path(report_dir) / "validations" / older / f"{suite}.json"
+        if suite in have or not path.is_file():
+            continue
+        out.append({**json.loads(path.read_text()), "carried_from_run": older})
+    return out

@@ -57,6 +57,13 @@ class Changes:
     )  # raw table (None: landing) -> entries
     last_run: dict | None = None  # the record of the last successful run
     fingerprint: str = ""
+    # The reasons that are not new landing files: each one makes the next run a full run
+    # (orchestration/selection.py plan_run), where new files alone let it build only their share.
+    full_reasons: list[str] = field(default_factory=list)
+
+    def need_full_run(self, reason: str) -> None:
+        self.reasons.append(reason)
+        self.full_reasons.append(reason)
 
     @property
     def nothing_new(self) -> bool:
@@ -265,20 +272,16 @@ def what_changed(settings: Settings, *, landing_only: bool = False) -> Changes:
     hourly schedule, the sensor), which neither builds models nor publishes."""
     changes = Changes(last_run=None if landing_only else read_record(settings))
     if not settings.landing_dir.is_dir():
-        changes.reasons.append(
-            f"the landing zone {settings.landing_dir} is missing (the run says what to do)"
-        )
+        changes.need_full_run(f"the landing zone {settings.landing_dir} is missing (the run says what to do)")
         return changes
     if not landing_only and changes.last_run is None:
         # Nothing to compare with: the run works whatever the landing zone holds, so it is not read (hashing
         # a large landing zone here would only delay the load that reads it again).
-        changes.reasons.append(
-            "no successful run is recorded (the last run failed, was stopped, or none ran)"
-        )
+        changes.need_full_run("no successful run is recorded (the last run failed, was stopped, or none ran)")
         return changes
     found = new_in_landing(settings)
     if found is None:
-        changes.reasons.append(f"the warehouse {settings.warehouse} is in use by another run")
+        changes.need_full_run(f"the warehouse {settings.warehouse} is in use by another run")
         return changes
     changes.new_files, watermark = found
     n = sum(len(v) for v in changes.new_files.values())
@@ -290,13 +293,11 @@ def what_changed(settings: Settings, *, landing_only: bool = False) -> Changes:
     last = changes.last_run
     changes.fingerprint = fingerprint(settings)
     if changes.fingerprint != last.get("fingerprint"):
-        changes.reasons.append(
-            "the code or the settings changed (models, suites, contract, SALESDW_* values)"
-        )
+        changes.need_full_run("the code or the settings changed (models, suites, contract, SALESDW_* values)")
     if watermark != last.get("load_log"):
-        changes.reasons.append("the warehouse's load log changed since (another run loaded files)")
+        changes.need_full_run("the warehouse's load log changed since (another run loaded files)")
     if _marts_stamp(settings.marts) != last.get("marts"):
-        changes.reasons.append(f"the published file {settings.marts} changed or is missing")
+        changes.need_full_run(f"the published file {settings.marts} changed or is missing")
     return changes
 
 

@@ -21,6 +21,18 @@ from ingestion.loader import check_landing
 from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
 from ingestion.warehouse import WarehouseLockedError, check_catalog_name, check_warehouse_path, connect
 from orchestration import changes
+from orchestration.selection import (
+    PART_OF_RUN_TAG,
+    PHASE_TAG,
+    PUBLISH_KEY,
+    VALUE_COMPARED,
+    RunPlan,
+    Selection,
+    build_selection,
+    load_selection,
+    plan_run,
+    probe_selection,
+)
 from orchestration.targets import Target, target_for
 
 
@@ -128,6 +140,10 @@ class RunSummary:
     report_unavailable: str = ""
     rows_replicated: int = 0
     raw_copy: str | None = None
+    # "full run: <why>" or "delta run: <which raw tables received rows, how many models it built>"
+    plan: str = ""
+    # a delta run whose new files added no rows: nothing to build or publish, BI reads what it read
+    nothing_to_build: bool = False
 
     @property
     def checks_passed(self) -> int:
@@ -166,6 +182,7 @@ class RunSummary:
         lines = [
             f"salesdw run {self.run_id[:8]} — {'succeeded' if self.exit_code == 0 else 'FAILED'} "
             f"in {self.seconds:.1f}s",
+            *([self.plan] if self.plan else []),
             "",
         ]
         lines.append(f"{'raw table':<36}{'current rows':>14}{'loaded now':>12}{'quarantined':>13}")
@@ -180,6 +197,11 @@ class RunSummary:
             lines.append(f"verdict: {self.verdict['headline']} ({self.verdict['counts_line']})")
         else:
             lines.append("verdict: unknown (the data-quality checks could not be read; see above)")
+        if self.plan.startswith("delta run") and self.verdict:
+            lines.append(
+                "  (checks ran on what this run rebuilt; the others count with their last result, "
+                "which the report credits to the run that ran them)"
+            )
         lines += [f"  FAILED  {c}" for c in self.checks_failed]
         lines += [f"  warning {c}" for c in self.checks_warned]
         if self.refused:
@@ -193,7 +215,12 @@ class RunSummary:
         lines += [f"step failed: {f}" for f in self.failures]
         lines.append("")
         serving = self.serving_location or settings.marts
-        if self.published and self.serving:
+        if self.nothing_to_build and self.serving:
+            lines.append(
+                f"published:   {serving} unchanged: the marts of run {self.serving['run_id'][:8]} "
+                "(no raw table received rows, so nothing was rebuilt)"
+            )
+        elif self.published and self.serving:
             lines.append(
                 f"published:   {serving} (schema marts, {len(self.serving['tables'])} tables, {self.bi_access})"
             )
@@ -249,11 +276,11 @@ def report_verdict(
     return index, json.loads((settings.report_dir / "summary.json").read_text())["verdict"]
 
 
-def _target_outcome(summary: RunSummary, target: Target, result, say) -> None:
+def _target_outcome(summary: RunSummary, target: Target, materialized, say) -> None:
     """The target's side of the summary: where it keeps what, what it copied of raw, what BI reads now."""
     summary.where, summary.serving_location = target.describe(), target.serving_location
     summary.bi_access, summary.report_unavailable = target.bi_access, target.report_unavailable
-    for ev in result.get_asset_materialization_events():
+    for ev in materialized:
         copied = ev.materialization.metadata.get("rows_replicated")
         if copied is not None:
             summary.rows_replicated += int(copied.value)
@@ -266,10 +293,10 @@ def _target_outcome(summary: RunSummary, target: Target, result, say) -> None:
         say(f"no HTML data-quality report: {target.report_unavailable}; the gate results are saved as JSON")
 
 
-def _current_rows_counted(result) -> dict[str, int]:
+def _current_rows_counted(materialized) -> dict[str, int]:
     """raw table -> `current_rows` of its materialisation in this run (orchestration/defs/raw/assets.py)."""
     counted = {}
-    for ev in result.get_asset_materialization_events():
+    for ev in materialized:
         path = ev.asset_key.path
         value = ev.materialization.metadata.get("current_rows")
         if len(path) == 2 and path[0] == "raw" and value is not None:
@@ -277,9 +304,25 @@ def _current_rows_counted(result) -> dict[str, int]:
     return counted
 
 
-def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | None = None) -> RunSummary:
-    """The whole pipeline through Dagster on ``settings`` (default: the environment's), its runs kept in the
-    Dagster instance at ``home`` (default: dagster_home())."""
+def _plan(found: changes.Changes | None, target: Target, generated: bool) -> RunPlan:
+    if generated:
+        return RunPlan(reason="demo data was just generated into the landing zone")
+    if not target.records_success:
+        return RunPlan(reason=f"the {target.name} target keeps no record of a last successful run")
+    return plan_run(found)
+
+
+def run_pipeline(
+    settings: Settings | None = None,
+    say=print,
+    *,
+    home: Path | None = None,
+    found: changes.Changes | None = None,
+) -> RunSummary:
+    """The pipeline through Dagster on ``settings`` (default: the environment's), its runs kept in the
+    Dagster instance at ``home`` (default: dagster_home()). ``found``: what changed since the last successful
+    run (changes.what_changed); when it is only new files under object folders, the run builds only their
+    share (orchestration/selection.py), else, and without it, everything."""
     settings = settings or Settings.from_env()
     # A warehouse path that is not a DuckDB file, or a missing landing zone nobody fills with demo data,
     # stop here, before any step runs (check_* raise with the path, the cause and what to do).
@@ -290,16 +333,16 @@ def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | No
     # A bad SALESDW_TARGET / missing DSN stops here, before any work. The steps get these settings and this
     # target as resources: nothing below reads the environment again.
     target = target_for(settings, TargetSettings.from_env())
-    ensure_demo_data(settings, say)
+    generated = ensure_demo_data(settings, say)
     inputs = changes.fingerprint(settings)  # what this run builds from, recorded if it succeeds
+    plan = _plan(found, target, generated)
+    say(plan.headline())
     changes.forget_record(settings)
 
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(settings, target)
-    from orchestration.progress import failure_message, progress_logger
-
-    job = defs.resolve_job_def("full_pipeline").with_logger_defs({"progress": progress_logger})
+    job = defs.resolve_job_def("full_pipeline")
     logging.getLogger("dagster").setLevel(logging.WARNING)
     started = time.perf_counter()
     say(
@@ -312,22 +355,158 @@ def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | No
     from orchestration.sqlite_events import faster_event_storage
 
     with target.session(), faster_event_storage(home):
-        result = job.execute_in_process(
-            run_config={"loggers": {"progress": {}}},
-            instance=instance,
-            raise_on_error=False,
-            tags=_run_tags(),
-        )
-    summary = RunSummary(result.run_id, result.success, time.perf_counter() - started)
-
-    for ev in result.all_events:
-        if ev.event_type_value == "STEP_FAILURE":
-            summary.failures.append(f"{ev.step_key}: {failure_message(ev)}")
-
-    summary.published = any(
-        e.asset_key == dg.AssetKey(["publish", "marts"]) for e in result.get_asset_materialization_events()
+        if plan.delta:
+            delta = DeltaRun(settings, defs, job, instance, say)
+            delta.run(plan)
+            # a record a sensor wrote has no figures: those tables are counted again
+            recorded = (found.last_run or {}).get("summary") or {}
+            phases, plan_line, known = delta.phases, delta.line, dict(recorded.get("tables", []))
+        else:
+            phases, plan_line, known = [_execute(job, instance)], plan.headline(), {}
+    summary = _summarise(
+        settings, target, phases, plan_line, time.perf_counter() - started, inputs, say, known
     )
-    _target_outcome(summary, target, result, say)
+    summary.nothing_to_build = plan.delta and len(phases) == 1 and phases[0].success
+    return summary
+
+
+def _execute(
+    job: dg.JobDefinition, instance, selection: Selection | None = None, part_of: str = "", phase=""
+):
+    """One Dagster run of `job`, or of its subset to `selection`; `part_of`: the run it belongs to."""
+    from orchestration.progress import progress_logger
+
+    if selection is not None:
+        job = job.get_subset(asset_selection=selection.assets, asset_check_selection=selection.checks)
+    tags = (
+        _run_tags() | ({PHASE_TAG: phase} if phase else {}) | ({PART_OF_RUN_TAG: part_of} if part_of else {})
+    )
+    return job.with_logger_defs({"progress": progress_logger}).execute_in_process(
+        run_config={"loggers": {"progress": {}}},
+        instance=instance,
+        raise_on_error=False,
+        tags=tags,
+    )
+
+
+@dataclass
+class DeltaRun:
+    """The phases of a delta run (orchestration/selection.py): load, probe when needed, build."""
+
+    settings: Settings
+    defs: dg.Definitions
+    job: dg.JobDefinition
+    instance: dg.DagsterInstance
+    say: object = print
+    phases: list = field(default_factory=list)
+    line: str = ""
+
+    def run(self, plan: RunPlan) -> None:
+        graph = self.defs.resolve_asset_graph()
+        job_assets = set(self.job.asset_layer.selected_asset_keys)
+        load = self._phase(load_selection(graph, plan.tables), "load")
+        self.line = plan.headline()
+        if not load.success:
+            self._scope(plan, [], built=False)
+            self.line = f"delta run: loading raw tables {', '.join(plan.tables)} failed; nothing was built"
+            return
+        with_rows = tables_with_rows(self.settings, load.run_id)
+        self._scope(plan, with_rows, built=False)
+        if not with_rows:
+            self._said(
+                f"delta run: no raw table received rows (new files for {', '.join(plan.tables)}); "
+                "nothing to build, nothing to publish"
+            )
+            return
+        probe = probe_selection(graph, with_rows, job_assets)
+        unchanged = []
+        if probe.assets:
+            compared = [k for k in VALUE_COMPARED if k in probe.assets]
+            before = {k: table_content(self.settings, k) for k in compared}
+            if not self._phase(probe, "probe").success:
+                self.line = (
+                    "delta run: rebuilding the as-of date and the calendar failed; nothing else was built"
+                )
+                return
+            unchanged = [
+                k for k in compared if before[k] is not None and table_content(self.settings, k) == before[k]
+            ]
+        build = build_selection(graph, with_rows, job_assets, unchanged)
+        models = {k for k in job_assets if k.path[0] not in ("raw", "publish")}
+        self._said(
+            f"delta run: raw tables {', '.join(with_rows)} received rows; "
+            f"building {len(build.models)} of {len(models)} models"
+            + (f" ({', '.join(k.path[-1] for k in unchanged)} unchanged)" if unchanged else "")
+        )
+        self._scope(plan, with_rows, built=bool(build.models))
+        self._phase(build, "build")
+
+    def _scope(self, plan: RunPlan, with_rows: list[str], built: bool) -> None:
+        """What the report says of this run: it checked only what it rebuilt (expectations/store.py)."""
+        from expectations.store import save_scope
+
+        scope = {"tables_with_new_files": list(plan.tables), "tables_with_rows": with_rows, "built": built}
+        save_scope(self.settings.report_dir, self.phases[0].run_id, scope)
+
+    def _phase(self, selection: Selection, name: str):
+        part_of = self.phases[0].run_id if self.phases else ""
+        result = _execute(self.job, self.instance, selection, part_of, name)
+        self.phases.append(result)
+        return result
+
+    def _said(self, line: str) -> None:
+        self.line = line
+        self.say(line)
+
+
+def tables_with_rows(settings: Settings, run_id: str) -> list[str]:
+    """The raw tables the load of `run_id` added rows to (audit.load_log)."""
+    with connect(settings.warehouse, read_only=True) as con:
+        rows = con.execute(
+            "SELECT raw_table FROM audit.load_log WHERE run_id = ? AND raw_table IS NOT NULL "
+            "GROUP BY 1 HAVING sum(rows_loaded) > 0 ORDER BY 1",
+            [run_id],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def table_content(settings: Settings, key: dg.AssetKey) -> tuple | None:
+    """A model's row count and an order-free hash of its rows; None when it cannot be read (then it counts
+    as changed)."""
+    schema, name = key.path[0], key.path[-1]
+    try:
+        with connect(settings.warehouse, read_only=True) as con:
+            return con.execute(
+                f'SELECT count(*), sum(hash(t)::HUGEINT) FROM "{schema}"."{name}" AS t'
+            ).fetchone()
+    except Exception:  # a missing table, a locked file: rebuild its readers
+        return None
+
+
+def _summarise(
+    settings: Settings,
+    target: Target,
+    phases: list,
+    plan_line: str,
+    seconds: float,
+    inputs: str,
+    say,
+    known_rows: Mapping[str, int],
+) -> RunSummary:
+    """One summary of the run's phases: the first is the run (its id, its loads), failures from all.
+    `known_rows`: the current rows of raw tables this run did not load, as the last successful run left them
+    (a delta run; counting them again reads every raw table)."""
+    from orchestration.progress import failure_message
+
+    result = phases[0]
+    summary = RunSummary(result.run_id, all(r.success for r in phases), seconds, plan=plan_line)
+    for phase in phases:
+        for ev in phase.all_events:
+            if ev.event_type_value == "STEP_FAILURE":
+                summary.failures.append(f"{ev.step_key}: {failure_message(ev)}")
+    materialized = [e for phase in phases for e in phase.get_asset_materialization_events()]
+    summary.published = any(e.asset_key == PUBLISH_KEY for e in materialized)
+    _target_outcome(summary, target, materialized, say)
     summary.report, summary.verdict = report_verdict(settings, target, result.run_id, say)
 
     try:
@@ -351,9 +530,9 @@ def run_pipeline(settings: Settings | None = None, say=print, *, home: Path | No
         # Each raw asset of this run counted its latest versions right after loading (nothing else writes
         # raw within the run); count again only the objects whose load did not run or failed. A count over
         # a __current view deduplicates the whole raw table (0.4 s for all objects at scale 1, linear in rows).
-        counted = _current_rows_counted(result)
+        counted = _current_rows_counted(materialized)
         for obj in OBJECTS:
-            cur = counted.get(obj.table)
+            cur = counted.get(obj.table, known_rows.get(f"raw.{obj.table}"))
             if cur is None:
                 cur = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
             loaded, quar = per_run.get(obj.table, (0, 0))

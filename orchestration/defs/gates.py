@@ -4,6 +4,7 @@ import dagster as dg
 
 from ingestion.settings import Settings
 from orchestration.defs.resources import WRITER_POOL
+from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
 MAX_SAMPLE_ROWS = 5  # per failed expectation, in the check's metadata (the report keeps 20)
@@ -61,7 +62,7 @@ def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg
 
         suite = all_suites()[suite_name]
         result = validate(target.suite_source(suite_name.split(".", 1)[0]), suite)
-        path = save_result(settings.report_dir, context.run.run_id, result)
+        path = save_result(settings.report_dir, pipeline_run_id(context.run), result)
         for r in result.failures:
             (context.log.error if r.blocking else context.log.warning)(f"{suite_name}: {r.summary()}")
         return check_result_from_suite(result, str(path))

@@ -21,6 +21,7 @@ from orchestration.defs.dbt.project import (
 from orchestration.defs.dbt.resource import SalesdwDbtCliResource, dbt_env
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
+from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
 # Models tagged so in dbt are the partitioned history marts (one row per day or month of history).
@@ -105,7 +106,7 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         built = 0
         extra_env = dbt_env(settings, target)
         env = {**os.environ, **extra_env}  # what dbt's subprocess sees: keys its partial-parse state
-        target_path = step_target_path(project, name, context.run.run_id, env)
+        target_path = step_target_path(project, name, pipeline_run_id(context.run), env)
         passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}", env)
         unit_tests = window is None and not passed_marker.exists()
         target.ensure_running()  # before dbt connects (Spark: a local Thrift Server)

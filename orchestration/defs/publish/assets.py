@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration.defs.dbt.project import manifest_models
 from orchestration.defs.dbt.translator import SalesdwTranslator
 from orchestration.defs.resources import WRITER_POOL
+from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
 
@@ -27,7 +28,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
         ),
     )
     def publish(context: dg.AssetExecutionContext, target: dg.ResourceParam[Target]) -> dg.MaterializeResult:
-        outcome = target.publish(context.run.run_id, tables)
+        outcome = target.publish(pipeline_run_id(context.run), tables)
         context.log.info(f"published {len(outcome.tables)} marts to {outcome.location}{outcome.note}")
         return dg.MaterializeResult(
             metadata={

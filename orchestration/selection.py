@@ -1,0 +1,165 @@
+"""What a `salesdw run` builds: everything (a full run), or only what is downstream of the raw tables that
+received rows (a delta run).
+
+A delta run is up to three Dagster runs of `full_pipeline`, each subset to a selection:
+
+- load: the raw assets whose landing folders hold new files, with their gates. Which raw tables received
+  rows is then read from audit.load_log; none: nothing is built, nothing is published;
+- probe (only when a table that received rows feeds one): rebuild the value-compared models, small tables
+  that many models read (the as-of date, the calendar), and compare their content with what it was before;
+- build: every asset downstream of the raw tables that received rows, with their checks, then publish,
+  where a value-compared model whose content did not move passes nothing on: a delta of old activity
+  leaves the MRR marts alone, one that moves the as-of date rebuilds them.
+
+The later phases run under the load phase's run id (tag `salesdw/part_of_run`): their gate results, dbt
+results and the published file belong to the one run that the summary, the record and the report describe.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import dagster as dg
+
+from orchestration.changes import Changes
+
+K = TypeVar("K", bound=Hashable)
+
+AS_OF_KEY = dg.AssetKey(["intermediate", "int_as_of_date"])
+# Small tables that many models read and that a delta rarely changes: the as-of date (the latest date in the
+# data, read through the `as_of_date()` macro) and the calendar (from the earliest date in the data to the
+# fiscal year after the as-of date). Their readers are stale through them only when their content moved,
+# which the probe phase finds out by rebuilding them first.
+VALUE_COMPARED = (AS_OF_KEY, dg.AssetKey(["intermediate", "int_dates_spined"]))
+PUBLISH_KEY = dg.AssetKey(["publish", "marts"])
+PART_OF_RUN_TAG = "salesdw/part_of_run"
+PHASE_TAG = "salesdw/phase"
+
+
+# -- the decision --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunPlan:
+    """A full run (`tables` empty) and why, or a delta run over the raw tables whose folders got new files."""
+
+    tables: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def delta(self) -> bool:
+        return bool(self.tables)
+
+    def headline(self) -> str:
+        if self.delta:
+            return f"delta run: new files for raw tables {', '.join(self.tables)} only; loading them first"
+        return f"full run: {self.reason}"
+
+
+def plan_run(found: Changes | None) -> RunPlan:
+    """Narrow only when the one news is new batch files under object folders: a successful run is recorded,
+    code, settings, load log and published file are as it left them. Anything else is a full run."""
+    if found is None:
+        return RunPlan(reason="what changed since the last run was not asked")
+    if found.full_reasons:
+        return RunPlan(reason="; ".join(found.full_reasons))
+    if None in found.new_files:
+        return RunPlan(reason=f"a new landing-level entry ({found.new_files[None][0]})")
+    if not found.new_files:
+        return RunPlan(reason="; ".join(found.reasons) or "nothing new was found, so nothing narrows it")
+    return RunPlan(tables=tuple(sorted(t for t in found.new_files if t)))
+
+
+# -- the graph ------------------------------------------------------------------------------------------
+def downstream(children: Mapping[K, Iterable[K]], roots: Iterable[K], cut: Iterable[K] = ()) -> set[K]:
+    """Every node reachable from `roots` through `children` (the roots themselves only when reached again),
+    not following the edges out of a node in `cut` (it is still reached)."""
+    cut = set(cut)
+    reached: set[K] = set()
+    expanded: set[K] = set()
+    todo = deque(roots)
+    while todo:
+        node = todo.popleft()
+        if node in expanded:
+            continue
+        expanded.add(node)
+        for child in children.get(node, ()):
+            reached.add(child)
+            if child not in cut:
+                todo.append(child)
+    return reached
+
+
+def between(children: Mapping[K, Iterable[K]], roots: Iterable[K], target: K) -> set[K]:
+    """The nodes on some path from `roots` to `target`, `target` included and the roots left out."""
+    parents: dict[K, set[K]] = {}
+    for node, kids in children.items():
+        for kid in kids:
+            parents.setdefault(kid, set()).add(node)
+    upstream = downstream(parents, [target]) | {target}
+    return downstream(children, roots) & upstream
+
+
+def children_map(asset_graph) -> dict[dg.AssetKey, set[dg.AssetKey]]:
+    return {k: set(asset_graph.get(k).child_keys) for k in asset_graph.get_all_asset_keys()}
+
+
+@dataclass
+class Selection:
+    """The assets and checks of one phase, as `JobDefinition.get_subset` takes them."""
+
+    assets: set[dg.AssetKey] = field(default_factory=set)
+    checks: set[dg.AssetCheckKey] = field(default_factory=set)
+
+    @property
+    def models(self) -> set[dg.AssetKey]:
+        return {k for k in self.assets if k.path[0] not in ("raw", "publish")}
+
+
+def _with_checks(asset_graph, assets: set[dg.AssetKey]) -> Selection:
+    return Selection(set(assets), {c for c in asset_graph.asset_check_keys if c.asset_key in assets})
+
+
+def raw_keys(tables: Iterable[str]) -> set[dg.AssetKey]:
+    return {dg.AssetKey(["raw", t]) for t in tables}
+
+
+def load_selection(asset_graph, tables: Iterable[str]) -> Selection:
+    """The load phase: the raw assets of `tables` with their gates."""
+    return _with_checks(asset_graph, raw_keys(tables))
+
+
+def probe_selection(asset_graph, tables_with_rows: Iterable[str], job_assets: set[dg.AssetKey]) -> Selection:
+    """The models between the raw tables that received rows and the value-compared models they feed, those
+    included: rebuilt before the build phase to learn whether their content moved. Without their checks:
+    the build phase rebuilds them with their checks."""
+    children = children_map(asset_graph)
+    roots = raw_keys(tables_with_rows)
+    assets: set[dg.AssetKey] = set()
+    for key in VALUE_COMPARED:
+        if key in job_assets and key in downstream(children, roots):
+            assets |= between(children, roots, key) & job_assets
+    return Selection(assets)
+
+
+def build_selection(
+    asset_graph,
+    tables_with_rows: Iterable[str],
+    job_assets: set[dg.AssetKey],
+    unchanged: Iterable[dg.AssetKey] = (),
+) -> Selection:
+    """The build phase: everything downstream of the raw tables that received rows, minus raw itself, with
+    their checks, and publish. A value-compared model whose content did not move (`unchanged`) is rebuilt
+    when reached, but its readers are not downstream through it."""
+    roots = raw_keys(tables_with_rows)
+    if not roots:
+        return Selection()
+    reached = downstream(children_map(asset_graph), roots, cut=unchanged)
+    assets = {k for k in reached & job_assets if k.path[0] != "raw"} | ({PUBLISH_KEY} & job_assets)
+    return _with_checks(asset_graph, assets)
+
+
+def pipeline_run_id(run: dg.DagsterRun) -> str:
+    """The run a step's results belong to: a delta run's build phase is part of its load phase's run."""
+    return run.tags.get(PART_OF_RUN_TAG) or run.run_id

@@ -1,0 +1,235 @@
+"""A delta run builds only what is downstream of the raw tables that received rows, and its published marts
+equal, row for row, those of a full run of the same landing zone into a new warehouse."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from ingestion.demo.generator import generate
+from ingestion.publish import PUBLISH_LOG
+from ingestion.settings import Settings
+from orchestration import changes
+from orchestration.runner import dagster_instance, run_pipeline
+from orchestration.selection import PART_OF_RUN_TAG
+from tests.conftest import write
+
+MRR_MARTS = {"fct_mrr_monthly", "fct_mrr_movements", "rpt_mrr_movements_monthly", "rpt_revenue_retention"}
+DELTA = "2026-01-01T000000_9{:03d}"  # sorts after every batch the generator writes
+
+
+def published_tables(marts: Path) -> dict[str, str]:
+    """Every mart of the published file: a hash of its rows, sorted, every column as text (not the row that
+    says which run published it, ingestion/publish.py PUBLISH_LOG)."""
+    con = duckdb.connect(str(marts), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1"
+            ).fetchall()
+            if r[0] != PUBLISH_LOG
+        ]
+        out = {}
+        for t in tables:
+            cols = [r[0] for r in con.execute(f'DESCRIBE marts."{t}"').fetchall()]
+            sel = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in cols)
+            rows = con.execute(f'SELECT {sel} FROM marts."{t}" ORDER BY ALL').fetchall()
+            out[t] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+def delta_run(settings: Settings, home: Path):
+    found = changes.what_changed(settings)
+    lines: list[str] = []
+    summary = run_pipeline(settings, say=lines.append, home=home, found=found)
+    assert summary.exit_code == 0, summary.render(settings)
+    return summary, lines
+
+
+def materialized_in(run_id: str, home: Path) -> set[str]:
+    """The assets materialised by a run and every phase that is part of it, from Dagster's event log."""
+    instance = dagster_instance(home)
+    runs = [run_id] + [r.run_id for r in instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))]
+    return {
+        ev.asset_materialization.asset_key.path[-1]
+        for rid in runs
+        for ev in instance.all_logs(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    }
+
+
+def dbt_built(settings: Settings, run_id: str) -> set[str]:
+    """The models dbt itself ran in the run (its run_results.json, as the report keeps them)."""
+    cached = json.loads((settings.report_dir / "dbt" / f"{run_id}.json").read_text())
+    return {name for name, m in cached["models"].items() if m["status"] is not None}
+
+
+def assert_equals_a_full_run(settings: Settings, tmp_path: Path, name: str) -> dict[str, str]:
+    fresh = tmp_path / f"full_{name}"
+    full_settings = dataclasses.replace(
+        settings,
+        warehouse=fresh / "warehouse.duckdb",
+        marts=fresh / "salesdw_marts.duckdb",
+        report_dir=fresh / "reports",
+    )
+    full = run_pipeline(full_settings, say=lambda *_: None, home=fresh / "dagster")
+    assert full.exit_code == 0, full.render(full_settings)
+    got, want = published_tables(settings.marts), published_tables(full_settings.marts)
+    assert got.keys() == want.keys() and len(got) > 15
+    assert [t for t in got if got[t] != want[t]] == []
+    return got
+
+
+def _events(landing: Path) -> list[dict]:
+    return [
+        json.loads(line) for p in sorted((landing / "activity/events").glob("*.jsonl")) for line in open(p)
+    ]
+
+
+def _event_copies(landing: Path, tag: str, n: int, moved_to: date | None = None) -> str:
+    """`n` existing events under new ids (same dates, or all on `moved_to`), as one JSON-lines batch."""
+    picked = [e for e in _events(landing) if not e["is_deleted"]][100 : 100 + n]
+    out = []
+    for i, e in enumerate(picked):
+        e = {**e, "id": f"evt_{tag}{i:0{16 - len(tag)}d}"}
+        if moved_to:
+            for f in ("occurred_at", "updated_at"):
+                e[f] = f"{moved_to.isoformat()}T10:00:00+00:00"
+        out.append(json.dumps(e))
+    return "\n".join(out) + "\n"
+
+
+def _opportunity_changes(landing: Path, n: int) -> str:
+    """The latest version of `n` open opportunities renamed, modified a millisecond later. (Not a new amount:
+    Salesforce records that in OpportunityHistory too, which the pipeline snapshot is built from.)"""
+    latest: dict[str, dict] = {}
+    for p in sorted((landing / "crm/Opportunity").glob("*.csv")):
+        for row in csv.DictReader(open(p, newline="")):
+            latest[row["Id"]] = row
+    picked = [r for r in latest.values() if r["IsClosed"] == "false" and r["IsDeleted"] == "false"][:n]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(picked[0]), lineterminator="\n")
+    w.writeheader()
+    for r in picked:
+        stamp = r["SystemModstamp"].replace(".000Z", ".001Z")
+        w.writerow({**r, "Name": r["Name"] + " (renewal)", "SystemModstamp": stamp})
+    return buf.getvalue()
+
+
+def _as_of(warehouse: Path) -> date:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT as_of_date FROM intermediate.int_as_of_date").fetchone()[0]
+
+
+def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
+    settings = Settings.from_env()
+    home = tmp_path / "dagster_home"
+    generate(settings.landing_dir, scale=0.05, seed=7)
+    first = run_pipeline(settings, say=lambda *_: None, home=home)
+    assert first.exit_code == 0, first.render(settings)
+    as_of = _as_of(settings.warehouse)
+    events_before = len({e["id"] for e in _events(settings.landing_dir)})
+
+    # 1. activity only, dated inside the data's range: the as-of date and the calendar stay, MRR is not rebuilt
+    write(
+        settings.landing_dir,
+        f"activity/events/{DELTA.format(1)}.jsonl",
+        _event_copies(settings.landing_dir, "DeltaOld", 5),
+    )
+    summary, lines = delta_run(settings, home)
+    assert lines[0] == "delta run: new files for raw tables activity__event only; loading them first"
+    assert summary.plan.startswith("delta run: raw tables activity__event received rows; building ")
+    assert dict((t, loaded) for t, _, loaded, _ in summary.tables if loaded) == {"raw.activity__event": 5}
+    assert dict((t, cur) for t, cur, _, _ in summary.tables)["raw.activity__event"] == events_before + 5
+    built = materialized_in(summary.run_id, home)
+    assert "activity__event" in built and "fct_activities" in built and "marts" in built  # publish/marts
+    # dbt's own log: it ran exactly the models Dagster recorded, a few of the whole project
+    ran = dbt_built(settings, summary.run_id)
+    assert ran == built - {"activity__event", "marts"}
+    project_models = json.loads((settings.report_dir / "dbt" / f"{summary.run_id}.json").read_text())[
+        "models"
+    ]
+    n, m = map(int, re.search(r"building (\d+) of (\d+) models", summary.plan).groups())
+    assert (n, m) == (len(ran), len(project_models)) and n < m / 2
+    assert not built & MRR_MARTS
+    assert not {"stg_crm__opportunities", "fct_opportunities", "dim_accounts"} & built
+    assert summary.published and summary.serving["run_id"] == summary.run_id
+    assert changes.read_record(settings)["run_id"] == summary.run_id
+    assert _as_of(settings.warehouse) == as_of
+    _assert_report_credits_checks_to_their_run(settings, summary.run_id, first.run_id)
+    assert_equals_a_full_run(settings, tmp_path, "activity_old")
+
+    # 2. activity that moves the as-of date: every reader of it is rebuilt, MRR included
+    moved = as_of + timedelta(days=3)
+    write(
+        settings.landing_dir,
+        f"activity/events/{DELTA.format(2)}.jsonl",
+        _event_copies(settings.landing_dir, "DeltaNew", 2, moved_to=moved),
+    )
+    summary, _ = delta_run(settings, home)
+    built = materialized_in(summary.run_id, home)
+    assert MRR_MARTS <= built
+    assert "stg_crm__opportunities" not in built
+    assert _as_of(settings.warehouse) == moved
+    assert_equals_a_full_run(settings, tmp_path, "activity_new")
+
+    # 3. a CRM delta: renamed opportunities
+    before = published_tables(settings.marts)
+    write(
+        settings.landing_dir,
+        f"crm/Opportunity/{DELTA.format(3)}.csv",
+        _opportunity_changes(settings.landing_dir, 3),
+    )
+    summary, lines = delta_run(settings, home)
+    assert lines[0] == "delta run: new files for raw tables crm__opportunity only; loading them first"
+    assert dict((t, loaded) for t, _, loaded, _ in summary.tables if loaded) == {"raw.crm__opportunity": 3}
+    built = materialized_in(summary.run_id, home)
+    assert {"fct_opportunities", "rpt_pipeline_funnel"} <= built
+    # activities are matched to opportunities (int_activities_matched): those are rebuilt, not their staging
+    assert "fct_activities" in built
+    assert not {"stg_activity__events", "stg_billing__invoices", "fct_mrr_monthly"} & built
+    published = assert_equals_a_full_run(settings, tmp_path, "opportunity")
+    assert published["fct_opportunities"] != before["fct_opportunities"]
+
+    # 4. a re-delivery of known records under a new name adds no rows: nothing is built or published
+    old = sorted((settings.landing_dir / "activity/events").glob("*.jsonl"))[3]
+    write(settings.landing_dir, f"activity/events/{DELTA.format(4)}.jsonl", old.read_bytes())
+    marts_bytes = settings.marts.read_bytes()
+    summary, lines = delta_run(settings, home)
+    assert summary.nothing_to_build and not summary.published
+    assert lines[-1].startswith("delta run: no raw table received rows")
+    assert materialized_in(summary.run_id, home) == {"activity__event"}
+    assert settings.marts.read_bytes() == marts_bytes
+    assert published_tables(settings.marts) == published
+    assert changes.read_record(settings)["run_id"] == summary.run_id
+    assert changes.what_changed(settings).nothing_new
+
+
+def _assert_report_credits_checks_to_their_run(settings: Settings, run_id: str, earlier: str) -> None:
+    """The report of a delta run shows the suites it did not re-run with the run that last ran them."""
+    summary = json.loads((settings.report_dir / "summary.json").read_text())
+    assert summary["run_id"] == run_id
+    assert summary["scope"]["tables_with_rows"] == ["activity__event"]
+    ran_now = {p.stem for p in (settings.report_dir / "validations" / run_id).glob("*.json")}
+    assert "raw.activity__event__current" in ran_now and "raw.crm__account__current" not in ran_now
+    before = {p.stem for p in (settings.report_dir / "validations" / earlier).glob("*.json")}
+    assert summary["suites_carried"] == len(before - ran_now) > 0
+    models = {m["mart"]: m for m in summary["models"] + summary["marts"]}
+    assert models["int_customer_months_restated"]["checked_in_run"] == earlier  # MRR side: not re-run
+    assert models["int_activities_matched"]["checked_in_run"] is None  # re-run now
+    crm = next(s for s in summary["sources"] if s["source"] == "crm")
+    assert {s["checked_in_run"] for s in crm["suites"]} == {earlier}
+    html = (settings.report_dir / "index.html").read_text()
+    assert f"last checked in run {earlier[:8]}" in html
+    assert "A delta run: it loaded new rows into activity__event" in html

@@ -1,0 +1,157 @@
+"""Which assets a delta run selects (orchestration/selection.py), on a small hand-made graph, and when a run
+may narrow at all."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.changes import Changes
+from orchestration.selection import (
+    AS_OF_KEY,
+    PUBLISH_KEY,
+    between,
+    build_selection,
+    downstream,
+    load_selection,
+    plan_run,
+    probe_selection,
+)
+
+# raw a -> s_a -> m_a -> mart_a ; raw b -> s_b -> m_ab <- m_a ; s_a, s_b -> asof -> mart_asof ; s_c <- raw c
+CHILDREN = {
+    "raw_a": {"s_a"},
+    "raw_b": {"s_b"},
+    "raw_c": {"s_c"},
+    "s_a": {"m_a", "asof"},
+    "s_b": {"m_ab", "asof"},
+    "m_a": {"mart_a", "m_ab"},
+    "asof": {"mart_asof"},
+}
+
+
+def test_downstream_follows_every_edge_but_those_out_of_a_cut_node():
+    assert downstream(CHILDREN, ["raw_a"]) == {"s_a", "m_a", "mart_a", "m_ab", "asof", "mart_asof"}
+    assert downstream(CHILDREN, ["raw_a"], cut=["asof"]) == {"s_a", "m_a", "mart_a", "m_ab", "asof"}
+    assert downstream(CHILDREN, ["raw_b"], cut=["asof"]) == {"s_b", "m_ab", "asof"}
+    assert downstream(CHILDREN, ["raw_c"]) == {"s_c"}
+    assert downstream(CHILDREN, ["raw_a", "raw_b"]) == {
+        "s_a", "s_b", "m_a", "mart_a", "m_ab", "asof", "mart_asof",
+    }  # fmt: skip
+    # a root reached from another root is part of the result; a root alone is not
+    assert downstream(CHILDREN, ["raw_a", "s_a"]) == downstream(CHILDREN, ["raw_a"])
+    assert downstream({}, ["x"]) == set()
+
+
+def test_between_is_the_paths_from_the_roots_to_the_target():
+    assert between(CHILDREN, ["raw_a"], "asof") == {"s_a", "asof"}
+    assert between(CHILDREN, ["raw_a", "raw_b"], "asof") == {"s_a", "s_b", "asof"}
+    assert between(CHILDREN, ["raw_a"], "m_ab") == {"s_a", "m_a", "m_ab"}
+    assert between(CHILDREN, ["raw_c"], "asof") == set()
+
+
+# The same shape as Dagster assets, with the real as-of key, checks on some assets and publish after the marts.
+def _key(name: str) -> dg.AssetKey:
+    layer = {"r": "raw", "s": "staging", "i": "intermediate", "m": "marts"}[name[0]]
+    return dg.AssetKey([layer, name[2:]])
+
+
+def _graph() -> dg.Definitions:
+    a, b = _key("r_a"), _key("r_b")
+
+    @dg.asset(key=a)
+    def raw_a(): ...
+
+    @dg.asset(key=b)
+    def raw_b(): ...
+
+    @dg.asset(key=_key("s_a"), deps=[a])
+    def s_a(): ...
+
+    @dg.asset(key=_key("s_b"), deps=[b])
+    def s_b(): ...
+
+    @dg.asset(key=AS_OF_KEY, deps=[_key("s_a"), _key("s_b")])
+    def as_of(): ...
+
+    @dg.asset(key=_key("m_mrr"), deps=[_key("s_b"), AS_OF_KEY])
+    def mrr(): ...
+
+    @dg.asset(key=_key("m_acts"), deps=[_key("s_a")])
+    def acts(): ...
+
+    @dg.asset(key=PUBLISH_KEY, deps=[_key("m_mrr"), _key("m_acts")])
+    def publish(): ...
+
+    @dg.asset_check(asset=a)
+    def gate_a(): ...
+
+    @dg.asset_check(asset=_key("m_acts"))
+    def gate_acts(): ...
+
+    @dg.asset_check(asset=_key("m_mrr"))
+    def gate_mrr(): ...
+
+    return dg.Definitions(
+        assets=[raw_a, raw_b, s_a, s_b, as_of, mrr, acts, publish], asset_checks=[gate_a, gate_acts, gate_mrr]
+    )
+
+
+def _names(keys) -> set[str]:
+    return {"/".join(k.path) for k in keys}
+
+
+def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
+    graph = _graph().resolve_asset_graph()
+    every = set(graph.get_all_asset_keys())
+
+    load = load_selection(graph, ["a"])
+    assert _names(load.assets) == {"raw/a"}
+    assert {c.name for c in load.checks} == {"gate_a"}
+
+    assert _names(probe_selection(graph, ["a"], every).assets) == {
+        "staging/a",
+        "intermediate/int_as_of_date",
+    }
+    assert probe_selection(graph, ["a"], every).checks == set()
+
+    # the as-of date did not move: its readers are not rebuilt through it
+    kept = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY])
+    assert _names(kept.assets) == {
+        "staging/a",
+        "intermediate/int_as_of_date",
+        "marts/acts",
+        "publish/marts",
+    }
+    assert {c.name for c in kept.checks} == {"gate_acts"}
+    assert kept.models == {_key("s_a"), AS_OF_KEY, _key("m_acts")}
+    # it moved: they are
+    moved = build_selection(graph, ["a"], every)
+    assert _names(moved.assets) == _names(kept.assets) | {"marts/mrr"}
+    assert {c.name for c in moved.checks} == {"gate_acts", "gate_mrr"}
+    # raw b feeds mrr directly: unchanged as-of or not, mrr is rebuilt
+    assert "marts/mrr" in _names(build_selection(graph, ["b"], every, unchanged=[AS_OF_KEY]).assets)
+    # no table received rows: nothing
+    assert build_selection(graph, [], every).assets == set()
+    # only what the job holds
+    assert build_selection(graph, ["a"], every - {PUBLISH_KEY}).assets.isdisjoint({PUBLISH_KEY})
+
+
+def _changes(**kw) -> Changes:
+    found = Changes(last_run={"run_id": "r1"}, **kw)
+    found.reasons.append("new files")
+    return found
+
+
+def test_a_run_narrows_only_when_new_object_files_are_the_one_news():
+    assert plan_run(_changes(new_files={"crm__opportunity": ["x"], "activity__event": ["y"]})).tables == (
+        "activity__event",
+        "crm__opportunity",
+    )
+    landing_level = plan_run(_changes(new_files={"crm__opportunity": ["x"], None: ["crm/notes.txt"]}))
+    assert not landing_level.delta and "crm/notes.txt" in landing_level.reason
+    settings_changed = _changes(new_files={"crm__opportunity": ["x"]})
+    settings_changed.need_full_run("the code or the settings changed")
+    assert not plan_run(settings_changed).delta
+    assert plan_run(settings_changed).headline() == "full run: the code or the settings changed"
+    assert not plan_run(None).delta
+    assert not plan_run(Changes()).delta

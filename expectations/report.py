@@ -43,7 +43,7 @@ from expectations.report_facts import (
     warehouse_facts,
 )
 from expectations.report_render import render_summary_html
-from expectations.report_verdict import Verdict, fmt_time, judge, short
+from expectations.report_verdict import Verdict, fmt_time, judge, published_run, short
 from expectations.sources_in_use import SOURCE_LABELS
 from expectations.store import carried_results, load_run, load_scope
 from ingestion.contract import SOURCES
@@ -261,7 +261,7 @@ def model_summaries(
             "checks_defined": bool(suite) or tests["defined"],
         }
         if item["layer"] == "marts":
-            pub_run = (published or {}).get("run_id") if nothing_to_publish else run_id
+            pub_run = published_run(published, run_id, nothing_to_publish)
             item.update(_publication(name, item["status"], facts, published, pub_run, run_blocked, checked))
         out.append(item)
     return out

@@ -81,6 +81,14 @@ class Verdict:
         }
 
 
+def published_run(
+    published: dict[str, Any] | None, run_id: str | None, nothing_to_publish: bool
+) -> str | None:
+    """The run whose marts BI should read after `run_id`: that run, or, when it built nothing (a delta run whose
+    files added no rows), the run of the file already published."""
+    return (published or {}).get("run_id") if nothing_to_publish else run_id
+
+
 def judge(
     *,
     run_id: str | None,
@@ -123,10 +131,7 @@ def judge(
         ],
     )
     verdict.headline = headline(
-        verdict,
-        published,
-        (published or {}).get("run_id") if nothing_to_publish else run_id,
-        published_checked,
+        verdict, published, published_run(published, run_id, nothing_to_publish), published_checked
     )
     return verdict
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
 import json
 import re
@@ -16,38 +15,15 @@ import dagster as dg
 import duckdb
 
 from ingestion.demo.generator import generate
-from ingestion.publish import PUBLISH_LOG
 from ingestion.settings import Settings
 from orchestration import changes
 from orchestration.runner import dagster_instance, run_pipeline
 from orchestration.selection import PART_OF_RUN_TAG
 from tests.conftest import write
+from tests.reliability.support import marts_state
 
 MRR_MARTS = {"fct_mrr_monthly", "fct_mrr_movements", "rpt_mrr_movements_monthly", "rpt_revenue_retention"}
 DELTA = "2026-01-01T000000_9{:03d}"  # sorts after every batch the generator writes
-
-
-def published_tables(marts: Path) -> dict[str, str]:
-    """Every mart of the published file: a hash of its rows, sorted, every column as text (not the row that
-    says which run published it, ingestion/publish.py PUBLISH_LOG)."""
-    con = duckdb.connect(str(marts), read_only=True)
-    try:
-        tables = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1"
-            ).fetchall()
-            if r[0] != PUBLISH_LOG
-        ]
-        out = {}
-        for t in tables:
-            cols = [r[0] for r in con.execute(f'DESCRIBE marts."{t}"').fetchall()]
-            sel = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in cols)
-            rows = con.execute(f'SELECT {sel} FROM marts."{t}" ORDER BY ALL').fetchall()
-            out[t] = f"{len(rows)}:" + hashlib.sha256(repr(rows).encode()).hexdigest()
-        return out
-    finally:
-        con.close()
 
 
 def delta_run(settings: Settings, home: Path):
@@ -85,7 +61,7 @@ def assert_equals_a_full_run(settings: Settings, tmp_path: Path, name: str) -> d
     )
     full = run_pipeline(full_settings, say=lambda *_: None, home=fresh / "dagster")
     assert full.exit_code == 0, full.render(full_settings)
-    got, want = published_tables(settings.marts), published_tables(full_settings.marts)
+    got, want = marts_state(settings.marts), marts_state(full_settings.marts)
     assert got.keys() == want.keys() and len(got) > 15
     assert [t for t in got if got[t] != want[t]] == []
     return got
@@ -185,7 +161,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert_equals_a_full_run(settings, tmp_path, "activity_new")
 
     # 3. a CRM delta: renamed opportunities
-    before = published_tables(settings.marts)
+    before = marts_state(settings.marts)
     write(
         settings.landing_dir,
         f"crm/Opportunity/{DELTA.format(3)}.csv",
@@ -211,7 +187,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert lines[-1].startswith("delta run: no raw table received rows")
     assert materialized_in(summary.run_id, home) == {"activity__event"}
     assert settings.marts.read_bytes() == marts_bytes
-    assert published_tables(settings.marts) == published
+    assert marts_state(settings.marts) == published
     assert changes.read_record(settings)["run_id"] == summary.run_id
     assert changes.what_changed(settings).nothing_new
 

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingestion.settings import Settings
-from orchestration.defs.resources import WRITER_POOL
+from orchestration.defs.resources import WRITER_POOL, takes_turns
 from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
@@ -51,6 +51,7 @@ def suite_check(asset_key: dg.AssetKey, suite_name: str, description: str) -> dg
         pool=WRITER_POOL,
         description=f"Great Expectations suite {suite_name}: {description}",
     )
+    @takes_turns
     def _check(
         context: dg.AssetCheckExecutionContext,
         settings: dg.ResourceParam[Settings],

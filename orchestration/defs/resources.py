@@ -10,19 +10,72 @@ and the Spark token they hold must never be shown in the Dagster UI.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 import duckdb
+from filelock import FileLock
 
 from ingestion.settings import ConnectorSettings, Settings, TargetSettings
 from ingestion.warehouse import connect
 from orchestration.targets import Target, target_for
 
 WRITER_POOL = "warehouse_writer"  # DuckDB allows one writing process: every writer joins this pool
+TURN_LOCK = "warehouse_writer.lock"  # in DAGSTER_HOME: makes the pool's one slot exact (see takes_turns)
+TURN_TAKEN, TURN_GIVEN = "warehouse turn taken", "warehouse turn given back"
+
+Body = TypeVar("Body", bound=Callable[..., Any])
+
+
+@contextmanager
+def warehouse_turn(context: dg.OpExecutionContext | dg.AssetCheckExecutionContext) -> Iterator[None]:
+    """Hold this Dagster instance's warehouse turn: one step of any run at a time, across processes."""
+    lock = FileLock(Path(context.instance.root_directory) / TURN_LOCK)
+    asked = time.monotonic()
+    with lock:
+        waited = time.monotonic() - asked
+        context.log.debug(f"{TURN_TAKEN}" + (f" after waiting {waited:.1f}s" if waited >= 0.1 else ""))
+        try:
+            yield
+        finally:
+            context.log.debug(TURN_GIVEN)
+
+
+def takes_turns(body: Body) -> Body:
+    """Run a step's body only while it holds the warehouse turn (`warehouse_turn`).
+
+    Every step that opens the warehouse is in the `warehouse_writer` pool (one slot), which queues the
+    steps of runs started together and shows the wait in the UI. That slot alone is not exact on the
+    default SQLite instance storage: Dagster claims it with a SELECT of a free slot and then an UPDATE
+    of that row, and `FOR UPDATE SKIP LOCKED` does nothing in SQLite, so two runs claiming in the same
+    instant can both get it (seen once in CI: two steps of two runs overlapping by 87 ms). A file lock
+    in DAGSTER_HOME is exact, is released when a process dies, and covers dbt's subprocess, which runs
+    inside the step that holds it. Wrap the body under the Dagster decorator; the signature (context
+    first, then resources) is kept for Dagster.
+    """
+    if inspect.isgeneratorfunction(body):
+
+        @functools.wraps(body)
+        def streamed(context, *args, **kwargs):
+            with warehouse_turn(context):
+                yield from body(context, *args, **kwargs)
+
+        streamed.takes_turns = True  # type: ignore[attr-defined]
+        return streamed  # type: ignore[return-value]
+
+    @functools.wraps(body)
+    def returned(context, *args, **kwargs):
+        with warehouse_turn(context):
+            return body(context, *args, **kwargs)
+
+    returned.takes_turns = True  # type: ignore[attr-defined]
+    return returned  # type: ignore[return-value]
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -158,3 +158,24 @@ def test_every_executable_asset_and_check_is_in_the_writer_pool():
     outside = sorted(k for k, a in snap["assets"].items() if a["pool"] != WRITER_POOL)
     outside += sorted(f"{c['asset']}:{c['name']}" for c in snap["asset_checks"] if c["pool"] != WRITER_POOL)
     assert not outside, f"outside the {WRITER_POOL} pool: {outside}"
+
+
+def test_every_op_in_the_writer_pool_takes_turns():
+    """The pool's slot is not exact on SQLite storage; the turn lock is (resources.takes_turns).
+
+    Every op of every job (assets, checks and the connector ops) that is in the pool must run its body
+    under the lock, or two runs' steps can open the warehouse together.
+    """
+    from orchestration.defs.resources import WRITER_POOL
+
+    defs = _defs()
+    ops = {}
+    for job in [defs.resolve_implicit_global_asset_job_def(), *defs.resolve_all_job_defs()]:
+        ops.update({op.name: op for op in job.all_node_defs})
+    pooled = {name: op for name, op in ops.items() if getattr(op, "pool", None) == WRITER_POOL}
+    # every op opens the warehouse today; an op that does not would be named here on purpose
+    assert sorted(pooled) == sorted(ops), sorted(set(ops) - set(pooled))
+    bare = sorted(
+        name for name, op in pooled.items() if not getattr(op.compute_fn.decorated_fn, "takes_turns", False)
+    )
+    assert not bare, f"in the {WRITER_POOL} pool without takes_turns: {bare}"

@@ -14,7 +14,7 @@ from ingestion.sources._common import PullResult
 from ingestion.sources.registry import CONNECTORS, Connector
 from orchestration.defs.jobs import load_raw
 from orchestration.defs.raw.assets import raw_key
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, takes_turns
 
 CHANGED_TAG = "salesdw/raw_tables_changed"
 
@@ -44,6 +44,7 @@ def _pull_op(connector: Connector) -> dg.OpDefinition:
     """One op of pull_connectors: pull `connector` when its settings are there, else skip quietly."""
 
     @dg.op(name=connector.op_name, pool=WRITER_POOL, description=connector.description)
+    @takes_turns
     def pull(
         context: dg.OpExecutionContext,
         duckdb: WarehouseResource,

@@ -20,7 +20,7 @@ from orchestration.defs.dbt.project import (
 )
 from orchestration.defs.dbt.resource import SalesdwDbtCliResource, dbt_env
 from orchestration.defs.dbt.translator import SalesdwTranslator
-from orchestration.defs.resources import WRITER_POOL
+from orchestration.defs.resources import WRITER_POOL, takes_turns
 from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
@@ -92,6 +92,7 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         # A backfill of many months is one `dbt build` over the whole range, not one per month.
         backfill_policy=dg.BackfillPolicy.single_run() if step.partitioned else None,
     )
+    @takes_turns
     def _models(
         context: dg.AssetExecutionContext,
         dbt: SalesdwDbtCliResource,

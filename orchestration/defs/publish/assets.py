@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.defs.dbt.project import manifest_models
 from orchestration.defs.dbt.translator import SalesdwTranslator
-from orchestration.defs.resources import WRITER_POOL
+from orchestration.defs.resources import WRITER_POOL, takes_turns
 from orchestration.selection import pipeline_run_id
 from orchestration.targets import Target
 
@@ -27,6 +27,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
             "replaced atomically, and only when every upstream model built and every blocking gate passed."
         ),
     )
+    @takes_turns
     def publish(context: dg.AssetExecutionContext, target: dg.ResourceParam[Target]) -> dg.MaterializeResult:
         outcome = target.publish(pipeline_run_id(context.run), tables)
         context.log.info(f"published {len(outcome.tables)} marts to {outcome.location}{outcome.note}")

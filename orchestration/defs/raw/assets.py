@@ -11,7 +11,7 @@ import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.loader import Loader
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, takes_turns
 from orchestration.targets import Target
 
 
@@ -36,6 +36,7 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
         ),
         metadata={"landing_folder": f"{obj.source}/{obj.name}", "table": f"raw.{obj.table}"},
     )
+    @takes_turns
     def _load(
         context: dg.AssetExecutionContext, duckdb: WarehouseResource, target: dg.ResourceParam[Target]
     ) -> dg.MaterializeResult:

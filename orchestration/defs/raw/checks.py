@@ -5,7 +5,7 @@ import dagster as dg
 from ingestion.contract import OBJECTS, SourceObject
 from orchestration.defs.gates import suite_check
 from orchestration.defs.raw.assets import raw_key
-from orchestration.defs.resources import WRITER_POOL, WarehouseResource
+from orchestration.defs.resources import WRITER_POOL, WarehouseResource, takes_turns
 
 
 def _suite_check(obj: SourceObject) -> dg.AssetChecksDefinition:
@@ -23,6 +23,7 @@ def _refused_check(obj: SourceObject) -> dg.AssetChecksDefinition:
         pool=WRITER_POOL,
         description="Warns when a delivered file of this object could not be read at all in this run.",
     )
+    @takes_turns
     def _check(context: dg.AssetCheckExecutionContext, duckdb: WarehouseResource) -> dg.AssetCheckResult:
         with duckdb.connect() as con:
             rows = con.execute(

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ingestion.settings import Settings
-from orchestration.defs.resources import WRITER_POOL
+from orchestration.defs.resources import WRITER_POOL, takes_turns
 from orchestration.targets import Target
 
 
@@ -19,6 +19,7 @@ from orchestration.targets import Target
         "runs too, which is when it matters most (the report_after_runs sensor requests it)."
     ),
 )
+@takes_turns
 def data_quality_report(
     context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings], target: dg.ResourceParam[Target]
 ) -> dg.MaterializeResult:

@@ -30,7 +30,7 @@ run: setup ## run the whole pipeline once (demo data when the landing zone is em
 TEST_WORKERS ?= auto
 
 test: setup ## the whole test suite, on TEST_WORKERS parallel workers
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=25
 
 .PHONY: test-reliability
 test-reliability: setup ## faults, bad inputs, delivery order, security, with figures (SOAK=1: every kill point)

@@ -28,23 +28,28 @@ from orchestration.targets import Target, target_for
 
 WRITER_POOL = "warehouse_writer"  # DuckDB allows one writing process: every writer joins this pool
 TURN_LOCK = "warehouse_writer.lock"  # in DAGSTER_HOME: makes the pool's one slot exact (see takes_turns)
-TURN_TAKEN, TURN_GIVEN = "warehouse turn taken", "warehouse turn given back"
+TURN_HELD = "held the warehouse turn"  # the debug line a step logs when it gives the turn back
 
 Body = TypeVar("Body", bound=Callable[..., Any])
 
 
 @contextmanager
 def warehouse_turn(context: dg.OpExecutionContext | dg.AssetCheckExecutionContext) -> Iterator[None]:
-    """Hold this Dagster instance's warehouse turn: one step of any run at a time, across processes."""
-    lock = FileLock(Path(context.instance.root_directory) / TURN_LOCK)
-    asked = time.monotonic()
+    """Hold this Dagster instance's warehouse turn: one step of any run at a time, across processes.
+
+    On giving it back the step logs one debug line, "held the warehouse turn from <taken> to <given>
+    (waited <s>s)" in Unix seconds: the moments the lock was held, read by tests/integration/test_concurrency.py.
+    """
+    # An OS lock (flock) or nothing: a soft lock file left by a killed process would block every later run.
+    lock = FileLock(Path(context.instance.root_directory) / TURN_LOCK, fallback_to_soft=False)
+    asked = time.time()
     with lock:
-        waited = time.monotonic() - asked
-        context.log.debug(f"{TURN_TAKEN}" + (f" after waiting {waited:.1f}s" if waited >= 0.1 else ""))
+        taken = time.time()
         try:
             yield
         finally:
-            context.log.debug(TURN_GIVEN)
+            given = time.time()
+            context.log.debug(f"{TURN_HELD} from {taken:.6f} to {given:.6f} (waited {taken - asked:.1f}s)")
 
 
 def takes_turns(body: Body) -> Body:

@@ -14,6 +14,7 @@ the step bodies log, not Dagster's step start and end events.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.settings import PROJECT_ROOT
 from ingestion.warehouse import connect
-from orchestration.defs.resources import TURN_GIVEN, TURN_TAKEN
+from orchestration.defs.resources import TURN_HELD
 from tests.conftest import table_checksum
 
 SCALE = 0.05
@@ -76,23 +77,25 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def _turn_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float, str]]:
-    """(taken, given back, step) of every warehouse turn of a run, from the lines its steps logged."""
-    taken: dict[str, float] = {}
-    windows = []
+HELD = re.compile(rf"{TURN_HELD} from (?P<taken>[0-9.]+) to (?P<given>[0-9.]+) ")
+
+
+def _windows(instance: dg.DagsterInstance, run_id: str) -> tuple[dict, dict]:
+    """{step: (start, end)} from Dagster's step events and {step: (taken, given back)} of its warehouse turn."""
+    started, steps, turns = {}, {}, {}
     for entry in instance.all_logs(run_id):
-        if entry.dagster_event is not None:
-            continue
-        if entry.user_message.startswith(TURN_TAKEN):
-            taken[entry.step_key] = entry.timestamp
-        elif entry.user_message == TURN_GIVEN:
-            windows.append((taken.pop(entry.step_key), entry.timestamp, f"{run_id[:8]}:{entry.step_key}"))
-    assert not taken, f"turns taken and never given back: {sorted(taken)}"
-    return windows
-
-
-def _step_keys(instance: dg.DagsterInstance, run_id: str) -> set[str]:
-    return {e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)}
+        event = entry.dagster_event
+        if event is None:
+            held = HELD.match(entry.user_message)
+            if held:
+                assert entry.step_key not in turns, f"{entry.step_key} took two turns"
+                turns[entry.step_key] = (float(held["taken"]), float(held["given"]))
+        elif event.event_type == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            steps[entry.step_key] = (started.pop(entry.step_key), entry.timestamp)
+    assert not started, f"steps that started and never ended: {sorted(started)}"
+    return steps, turns
 
 
 def test_two_load_runs_started_together_both_succeed_and_take_turns(tmp_path, instance_home):
@@ -128,11 +131,24 @@ def test_two_load_runs_started_together_both_succeed_and_take_turns(tmp_path, in
         assert len(runs) == 2
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [r.status for r in runs]
 
-        windows = sorted(w for r in runs for w in _turn_windows(instance, r.run_id))
-        # every step of both runs took exactly one turn
+        steps, turns = {}, {}
         for r in runs:
-            turns = sorted(w[2].split(":", 1)[1] for w in windows if w[2].startswith(r.run_id[:8]))
-            assert turns == sorted(_step_keys(instance, r.run_id)), turns
+            steps[r.run_id], turns[r.run_id] = _windows(instance, r.run_id)
+        (a_steps, b_steps) = steps.values()
+        assert sorted(a_steps) == sorted(b_steps), "the two runs did not run the same steps"
+        for run_id in steps:
+            # every step took exactly one turn, inside its own start and end
+            assert sorted(turns[run_id]) == sorted(steps[run_id]), sorted(
+                set(steps[run_id]) ^ set(turns[run_id])
+            )
+            for step, (taken, given) in turns[run_id].items():
+                start, end = steps[run_id][step]
+                assert start <= taken <= given <= end, (
+                    f"{step}: turn {taken}-{given} outside step {start}-{end}"
+                )
+        windows = sorted(
+            (*w, f"{run_id[:8]}:{step}") for run_id in turns for step, w in turns[run_id].items()
+        )
         # the two runs really ran at the same time...
         per_run = {r.run_id: [w for w in windows if w[2].startswith(r.run_id[:8])] for r in runs}
         (a_first, *_, a_last), (b_first, *_, b_last) = per_run.values()

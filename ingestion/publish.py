@@ -59,7 +59,7 @@ def published_info(marts_path: Path) -> dict | None:
     }
 
 
-def _signature(con, catalog: str, schema: str, table: str) -> tuple[str, int]:
+def table_signature(con, catalog: str, schema: str, table: str) -> tuple[str, int]:
     """(content signature, rows) of a table: its columns with their types, its row count and the sum of a
     64-bit hash of every row. Equal signatures mean the same rows (as a multiset) under the same columns;
     any changed, added or removed row or column changes it, short of a 64-bit hash collision."""
@@ -97,7 +97,7 @@ def publish_marts(
     """Copy the marts into a new serving file and swap it in.
 
     The new file starts as a byte copy of the current serving file when that one records a signature per
-    table (`_signature`): only the tables whose signature changed since are dropped and copied again. So a
+    table (`table_signature`): only the tables whose signature changed since are dropped and copied again. So a
     run that changed 2 of 14 marts re-copies those 2 (an 11 M-row daily snapshot that did not change is not
     rewritten). Either way the file BI tools open is complete and replaced by one atomic rename.
     """
@@ -124,7 +124,7 @@ def publish_marts(
         if missing:
             raise RuntimeError(f"cannot publish: {schema}.{', '.join(missing)} not built in {warehouse}")
         catalog = con.execute("SELECT current_database()").fetchone()[0]
-        signed = {t: _signature(con, catalog, schema, t) for t in wanted}
+        signed = {t: table_signature(con, catalog, schema, t) for t in wanted}
         counts = {t: rows for t, (_, rows) in signed.items()}
         previous = _previous_signatures(marts_path)
         changed = [t for t in wanted if previous.get(t) != signed[t][0]]

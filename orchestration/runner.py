@@ -471,14 +471,15 @@ def tables_with_rows(settings: Settings, run_id: str) -> list[str]:
 
 
 def table_content(settings: Settings, key: dg.AssetKey) -> tuple | None:
-    """A model's row count and an order-free hash of its rows; None when it cannot be read (then it counts
-    as changed)."""
+    """A model's content signature (ingestion.publish.table_signature: columns, row count, an order-free hash
+    of its rows); None when it cannot be read (then it counts as changed)."""
+    from ingestion.publish import table_signature
+
     schema, name = key.path[0], key.path[-1]
     try:
         with connect(settings.warehouse, read_only=True) as con:
-            return con.execute(
-                f'SELECT count(*), sum(hash(t)::HUGEINT) FROM "{schema}"."{name}" AS t'
-            ).fetchone()
+            catalog = con.execute("SELECT current_database()").fetchone()[0]
+            return table_signature(con, catalog, schema, name)
     except Exception:  # a missing table, a locked file: rebuild its readers
         return None
 

@@ -425,20 +425,21 @@ class DeltaRun:
             before = {k: table_content(self.settings, k) for k in compared}
             if not self._phase(probe, "probe").success:
                 self.line = (
-                    "delta run: rebuilding the as-of date and the calendar failed; nothing else was built"
+                    "delta run: rebuilding the as-of date and the calendar (and what they read) failed or "
+                    "did not pass their checks; nothing else was built"
                 )
                 return
             unchanged = [
                 k for k in compared if before[k] is not None and table_content(self.settings, k) == before[k]
             ]
-        build = build_selection(graph, with_rows, job_assets, unchanged)
+        build = build_selection(graph, with_rows, job_assets, unchanged, probed=probe.assets)
         models = {k for k in job_assets if k.path[0] not in ("raw", "publish")}
         self._said(
             f"delta run: raw tables {', '.join(with_rows)} received rows; "
-            f"building {len(build.models)} of {len(models)} models"
+            f"building {len(build.models | probe.models)} of {len(models)} models"
             + (f" ({', '.join(k.path[-1] for k in unchanged)} unchanged)" if unchanged else "")
         )
-        self._scope(plan, with_rows, built=bool(build.models))
+        self._scope(plan, with_rows, built=bool(build.models | probe.models))
         self._phase(build, "build")
 
     def _scope(self, plan: RunPlan, with_rows: list[str], built: bool) -> None:

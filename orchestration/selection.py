@@ -6,10 +6,12 @@ A delta run is up to three Dagster runs of `full_pipeline`, each subset to a sel
 - load: the raw assets whose landing folders hold new files, with their gates. Which raw tables received
   rows is then read from audit.load_log; none: nothing is built, nothing is published;
 - probe (only when a table that received rows feeds one): rebuild the value-compared models, small tables
-  that many models read (the as-of date, the calendar), and compare their content with what it was before;
-- build: every asset downstream of the raw tables that received rows, with their checks, then publish,
-  where a value-compared model whose content did not move passes nothing on: a delta of old activity
-  leaves the MRR marts alone, one that moves the as-of date rebuilds them.
+  that many models read (the as-of date, the calendar), and the models between them and the raw tables,
+  with their checks, and compare their content with what it was before;
+- build: every other asset downstream of the raw tables that received rows, with their checks, then
+  publish, where a value-compared model whose content did not move passes nothing on: a delta of old
+  activity leaves the MRR marts alone, one that moves the as-of date rebuilds them. What the probe built
+  is not built again.
 
 The later phases run under the load phase's run id (tag `salesdw/part_of_run`): their gate results, dbt
 results and the published file belong to the one run that the summary, the record and the report describe.
@@ -132,15 +134,15 @@ def load_selection(asset_graph, tables: Iterable[str]) -> Selection:
 
 def probe_selection(asset_graph, tables_with_rows: Iterable[str], job_assets: set[dg.AssetKey]) -> Selection:
     """The models between the raw tables that received rows and the value-compared models they feed, those
-    included: rebuilt before the build phase to learn whether their content moved. Without their checks:
-    the build phase rebuilds them with their checks."""
+    included, with their checks: built before the build phase to learn whether their content moved, and
+    only here (build_selection leaves them out)."""
     children = children_map(asset_graph)
     roots = raw_keys(tables_with_rows)
     assets: set[dg.AssetKey] = set()
     for key in VALUE_COMPARED:
         if key in job_assets and key in downstream(children, roots):
             assets |= between(children, roots, key) & job_assets
-    return Selection(assets)
+    return _with_checks(asset_graph, assets)
 
 
 def build_selection(
@@ -148,14 +150,15 @@ def build_selection(
     tables_with_rows: Iterable[str],
     job_assets: set[dg.AssetKey],
     unchanged: Iterable[dg.AssetKey] = (),
+    probed: Iterable[dg.AssetKey] = (),
 ) -> Selection:
-    """The build phase: everything downstream of the raw tables that received rows, minus raw itself, with
-    their checks, and publish. A value-compared model whose content did not move (`unchanged`) is rebuilt
-    when reached, but its readers are not downstream through it."""
+    """The build phase: everything downstream of the raw tables that received rows, minus raw itself and
+    what the probe phase built (`probed`), with their checks, and publish. A value-compared model whose
+    content did not move (`unchanged`) passes nothing on: its readers are not downstream through it."""
     roots = raw_keys(tables_with_rows)
     if not roots:
         return Selection()
-    reached = downstream(children_map(asset_graph), roots, cut=unchanged)
+    reached = downstream(children_map(asset_graph), roots, cut=unchanged) - set(probed)
     assets = {k for k in reached & job_assets if k.path[0] != "raw"} | ({PUBLISH_KEY} & job_assets)
     return _with_checks(asset_graph, assets)
 

@@ -132,14 +132,20 @@ SPREAD = {
 }
 # Modules whose one module-scoped fixture is parametrized: one group per parameter (a `salesdw run` each).
 BY_PARAM = {"e2e/test_sources_in_use.py"}
-# Groups (or spread modules) handed out first, the longest first, so that none starts last and runs alone.
+# Groups (or spread modules) handed out first, the longest first, so that none starts last and runs alone
+# (seconds: a fresh clone's `make test --durations`, 2 workers; a worker takes its next group while it still
+# has two tests to go, so a long group handed out late can still run alone at the end).
 FIRST = (
-    "spark",
-    "e2e/test_readme_walkthrough.py",
-    "postgres/test_postgres_target.py",
-    "dbt/test_incremental_activities.py",
-    "reliability/test_kill.py",
-    "dbt/test_incremental_pipeline_snapshot.py",
+    "spark",  # ~800
+    "e2e/test_readme_walkthrough.py",  # ~450
+    "e2e/test_delta_run.py",  # ~380
+    "postgres/test_postgres_target.py",  # ~250
+    "reliability/test_kill.py",  # ~180 for the first kill point, then one by one
+    "integration/test_bench.py",  # ~190
+    "dbt/test_incremental_activities.py",  # ~165
+    "e2e/test_run.py",  # ~130
+    "integration/test_concurrency.py",  # ~110
+    "dbt/test_incremental_pipeline_snapshot.py",  # ~100
 )
 
 

@@ -85,6 +85,9 @@ def _graph() -> dg.Definitions:
     @dg.asset_check(asset=a)
     def gate_a(): ...
 
+    @dg.asset_check(asset=_key("s_b"))
+    def gate_s_b(): ...
+
     @dg.asset_check(asset=_key("m_acts"))
     def gate_acts(): ...
 
@@ -92,7 +95,8 @@ def _graph() -> dg.Definitions:
     def gate_mrr(): ...
 
     return dg.Definitions(
-        assets=[raw_a, raw_b, s_a, s_b, as_of, mrr, acts, publish], asset_checks=[gate_a, gate_acts, gate_mrr]
+        assets=[raw_a, raw_b, s_a, s_b, as_of, mrr, acts, publish],
+        asset_checks=[gate_a, gate_s_b, gate_acts, gate_mrr],
     )
 
 
@@ -108,11 +112,16 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     assert _names(load.assets) == {"raw/a"}
     assert {c.name for c in load.checks} == {"gate_a"}
 
-    assert _names(probe_selection(graph, ["a"], every).assets) == {
-        "staging/a",
-        "intermediate/int_as_of_date",
-    }
-    assert probe_selection(graph, ["a"], every).checks == set()
+    probe = probe_selection(graph, ["a"], every)
+    assert _names(probe.assets) == {"staging/a", "intermediate/int_as_of_date"}
+    assert probe.checks == set()  # the graph has no check on them
+    # b feeds the as-of date too, through staging/b, which has a gate
+    probe_b = probe_selection(graph, ["b"], every)
+    assert _names(probe_b.assets) == {"staging/b", "intermediate/int_as_of_date"}
+    assert {c.name for c in probe_b.checks} == {"gate_s_b"}  # checked where built, in the probe
+    # what the probe built, the build phase does not build again
+    after_probe = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], probed=probe.assets)
+    assert _names(after_probe.assets) == {"marts/acts", "publish/marts"}
 
     # the as-of date did not move: its readers are not rebuilt through it
     kept = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY])

@@ -35,6 +35,25 @@ def test_state_is_reused_by_the_next_step_with_the_same_environment_only(tmp_pat
     assert (again / p.PARTIAL_PARSE_FILE).read_bytes() == b"state of warehouse a"
 
 
+def test_a_windowed_build_does_not_replace_the_state_of_unwindowed_steps(tmp_path, monkeypatch):
+    project = _project(tmp_path)
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "a.duckdb"))
+    plain = p.step_target_path(project, "dbt_staging", "run00001")
+    (plain / p.PARTIAL_PARSE_FILE).write_bytes(b"no vars")
+    p.keep_partial_parse(project, plain)
+
+    window = p.step_target_path(project, "dbt_history", "run00002", windowed=True)
+    assert not (window / p.PARTIAL_PARSE_FILE).exists()  # dbt would discard a state saved without --vars
+    (window / p.PARTIAL_PARSE_FILE).write_bytes(b"vars of one window")
+    p.keep_partial_parse(project, window, windowed=True)
+
+    assert (
+        p.step_target_path(project, "dbt_marts", "run00003") / p.PARTIAL_PARSE_FILE
+    ).read_bytes() == b"no vars"
+    again = p.step_target_path(project, "dbt_history", "run00004", windowed=True)
+    assert (again / p.PARTIAL_PARSE_FILE).read_bytes() == b"vars of one window"
+
+
 def test_only_the_newest_environments_are_kept(tmp_path, monkeypatch):
     project = _project(tmp_path)
     for i in range(p.PARTIAL_PARSE_KEEP + 3):

@@ -107,7 +107,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         built = 0
         extra_env = dbt_env(settings, target)
         env = {**os.environ, **extra_env}  # what dbt's subprocess sees: keys its partial-parse state
-        target_path = step_target_path(project, name, pipeline_run_id(context.run), env)
+        windowed = window is not None  # its --vars: a partial-parse state of its own
+        target_path = step_target_path(project, name, pipeline_run_id(context.run), env, windowed)
         passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}", env)
         unit_tests = window is None and not passed_marker.exists()
         target.ensure_running()  # before dbt connects (Spark: a local Thrift Server)
@@ -123,7 +124,7 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
             if invocation.process.poll() is None:
                 invocation.process.terminate()
                 invocation.process.wait(timeout=60)
-            keep_partial_parse(project, target_path, env)
+            keep_partial_parse(project, target_path, env, windowed)
             prune_step_targets(project)
         # A selection that matches nothing "succeeds" with zero materialisations: that is a failure here.
         if built < expected:

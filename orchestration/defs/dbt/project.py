@@ -85,14 +85,17 @@ def _partial_parse_cache(project: DbtProject) -> Path:
     return Path(project.project_dir) / project.target_path / PARTIAL_PARSE_CACHE
 
 
-def partial_parse_key(env: Mapping[str, str] | None = None) -> str:
+def partial_parse_key(env: Mapping[str, str] | None = None, windowed: bool = False) -> str:
+    """The cache entry of a dbt environment. A windowed build (a partition's `--vars`) has its own: dbt throws
+    its state away whenever `--vars` differ, so a backfill window saved into the environment's entry would
+    cost the next unwindowed step a full parse too (~3 s), and its vars are new to every other window anyway."""
     env = os.environ if env is None else env
     items = sorted((k, v) for k, v in env.items() if k.startswith(_PARSE_ENV_PREFIXES))
-    return hashlib.sha256(repr(items).encode()).hexdigest()[:16]
+    return hashlib.sha256(repr([items, windowed]).encode()).hexdigest()[:16]
 
 
 def step_target_path(
-    project: DbtProject, step: str, run_id: str, env: Mapping[str, str] | None = None
+    project: DbtProject, step: str, run_id: str, env: Mapping[str, str] | None = None, windowed: bool = False
 ) -> Path:
     """A fresh target dir for one dbt invocation (as dagster-dbt names it), seeded with the partial-parse
     state dbt saved last time it ran with this environment.
@@ -104,13 +107,15 @@ def step_target_path(
     """
     target = Path(project.project_dir) / project.target_path / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
-    cached = _partial_parse_cache(project) / f"{partial_parse_key(env)}.msgpack"
+    cached = _partial_parse_cache(project) / f"{partial_parse_key(env, windowed)}.msgpack"
     if cached.exists():
         shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
     return target
 
 
-def keep_partial_parse(project: DbtProject, target: Path, env: Mapping[str, str] | None = None) -> None:
+def keep_partial_parse(
+    project: DbtProject, target: Path, env: Mapping[str, str] | None = None, windowed: bool = False
+) -> None:
     """Save the partial-parse state dbt left in ``target`` for the next invocation in this environment.
 
     dbt itself decides whether a saved state is still valid (versions, file hashes, vars, env vars), so a
@@ -123,7 +128,7 @@ def keep_partial_parse(project: DbtProject, target: Path, env: Mapping[str, str]
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f".{uuid.uuid4().hex}.tmp"
     shutil.copyfile(produced, tmp)
-    os.replace(tmp, cache / f"{partial_parse_key(env)}.msgpack")
+    os.replace(tmp, cache / f"{partial_parse_key(env, windowed)}.msgpack")
     for old in sorted(cache.glob("*.msgpack"), key=_mtime)[:-PARTIAL_PARSE_KEEP]:
         old.unlink(missing_ok=True)
 

@@ -1,5 +1,6 @@
 """`dbt` as the environment's dbt script starts it (``dbt.cli.main:cli``), with dbt's own objects kept out of
-Python's cyclic garbage collector. The dbt resource starts this file instead of the script (resource.py).
+Python's cyclic garbage collector. salesdw starts dbt as this file (project.DBT_COMMAND): the dbt resource
+instead of the script (resource.py), `dbt parse` and the tests' own dbt builds.
 
 Importing dbt and its adapters builds some hundreds of thousands of objects (modules, classes, the to/from-dict
 code mashumaro generates) that live as long as the process. Python's collector walks all of them in every full

@@ -20,11 +20,9 @@ changes shape upstream.
 from __future__ import annotations
 
 import importlib.metadata
-import sys
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import dagster_dbt.core.resource as _dagster_dbt_resource
@@ -33,14 +31,11 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from packaging import version
 
 from ingestion.settings import Settings
-from orchestration.defs.dbt.project import DBT_EXECUTABLE, salesdw_dbt_project
+from orchestration.defs.dbt.project import DBT_COMMAND, DBT_EXECUTABLE, salesdw_dbt_project
 from orchestration.targets import Target
 
 # The environment added to the dbt subprocess that the current `SalesdwDbtCliResource.cli` call starts.
 _CALL_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("salesdw_dbt_call_env", default=None)
-# This environment's dbt, started as its dbt script would be but with dbt's objects out of the garbage
-# collector's way (see dbt_main.py). -P: not with dbt_main.py's directory first on sys.path.
-_DBT_MAIN = [sys.executable, "-P", str(Path(__file__).with_name("dbt_main.py"))]
 
 
 class _DbtCliInvocationWithEnv(DbtCliInvocation):
@@ -48,7 +43,7 @@ class _DbtCliInvocationWithEnv(DbtCliInvocation):
     def run(cls, *args: Any, env: dict[str, str], **kwargs: Any) -> DbtCliInvocation:
         command = kwargs.get("args")
         if command and command[0] == DBT_EXECUTABLE:
-            kwargs["args"] = [*_DBT_MAIN, *command[1:]]
+            kwargs["args"] = [*DBT_COMMAND, *command[1:]]
         return super().run(*args, env={**env, **(_CALL_ENV.get() or {})}, **kwargs)
 
 

@@ -11,7 +11,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
 from ingestion.warehouse import WarehouseLockedError, check_catalog_name, check_warehouse_path, connect
 from orchestration import changes
 from orchestration.selection import (
+    COMPARED_STEPS,
     PART_OF_RUN_TAG,
     PHASE_TAG,
     PUBLISH_KEY,
@@ -29,6 +30,7 @@ from orchestration.selection import (
     RunPlan,
     Selection,
     build_selection,
+    handed_on,
     load_selection,
     plan_run,
     probe_selection,
@@ -391,7 +393,8 @@ def _execute(
 
 @dataclass
 class DeltaRun:
-    """The phases of a delta run (orchestration/selection.py): load, probe when needed, build."""
+    """The phases of a delta run (orchestration/selection.py): load; then, when rows arrived, probe when
+    needed, one phase per compared dbt step, build."""
 
     settings: Settings
     defs: dg.Definitions
@@ -418,29 +421,55 @@ class DeltaRun:
                 "nothing to build, nothing to publish"
             )
             return
+        self._build(plan, with_rows, graph, job_assets)
+
+    def _build(self, plan: RunPlan, with_rows: list[str], graph, job_assets: set[dg.AssetKey]) -> None:
+        """Every phase after the load; each stops the run when it fails. `unchanged`: the compared models a
+        phase left as they were, whose readers later phases need not rebuild."""
         probe = probe_selection(graph, with_rows, job_assets)
-        unchanged = []
+        unchanged: list[dg.AssetKey] = []
         if probe.assets:
-            compared = [k for k in VALUE_COMPARED if k in probe.assets]
-            before = {k: table_content(self.settings, k) for k in compared}
-            if not self._phase(probe, "probe").success:
+            kept = self._compared(probe, "probe", [k for k in VALUE_COMPARED if k in probe.assets])
+            if kept is None:
                 self.line = (
                     "delta run: rebuilding the as-of date and the calendar (and what they read) failed or "
                     "did not pass their checks; nothing else was built"
                 )
                 return
-            unchanged = [
-                k for k in compared if before[k] is not None and table_content(self.settings, k) == before[k]
-            ]
-        build = build_selection(graph, with_rows, job_assets, unchanged, probed=probe.assets)
+            unchanged += kept
+        done = set(probe.assets)
+        for step in COMPARED_STEPS:
+            selection = build_selection(graph, with_rows, job_assets, unchanged, probed=done, step=step)
+            if not selection.assets:
+                continue
+            self._scope(plan, with_rows, built=True)
+            kept = self._compared(
+                selection, step, base_tables(self.settings, handed_on(graph, selection.assets))
+            )
+            if kept is None:
+                self.line = f"delta run: {step} failed or did not pass its checks; nothing else was built"
+                return
+            unchanged += kept
+            done |= selection.assets
+        build = build_selection(graph, with_rows, job_assets, unchanged, probed=done)
         models = {k for k in job_assets if k.path[0] not in ("raw", "publish")}
+        built = build.models | {k for k in done if k in models}
         self._said(
             f"delta run: raw tables {', '.join(with_rows)} received rows; "
-            f"building {len(build.models | probe.models)} of {len(models)} models"
-            + (f" ({', '.join(k.path[-1] for k in unchanged)} unchanged)" if unchanged else "")
+            f"building {len(built)} of {len(models)} models"
+            + (f" ({', '.join(sorted(k.path[-1] for k in unchanged))} unchanged)" if unchanged else "")
         )
-        self._scope(plan, with_rows, built=bool(build.models | probe.models))
+        self._scope(plan, with_rows, built=bool(built))
         self._phase(build, "build")
+
+    def _compared(
+        self, selection: Selection, name: str, compared: list[dg.AssetKey]
+    ) -> list[dg.AssetKey] | None:
+        """Run a phase; the models of `compared` whose content it left as it was (None: the phase failed)."""
+        before = {k: table_content(self.settings, k) for k in compared}
+        if not self._phase(selection, name).success:
+            return None
+        return [k for k in compared if before[k] is not None and table_content(self.settings, k) == before[k]]
 
     def _scope(self, plan: RunPlan, with_rows: list[str], built: bool) -> None:
         """What the report says of this run: it checked only what it rebuilt (expectations/store.py)."""
@@ -469,6 +498,21 @@ def tables_with_rows(settings: Settings, run_id: str) -> list[str]:
             [run_id],
         ).fetchall()
     return [r[0] for r in rows]
+
+
+def base_tables(settings: Settings, keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The models of `keys` stored as tables in the warehouse, sorted: a view's content is its readers' query,
+    so comparing it would cost what rebuilding them does."""
+    keys = sorted(keys, key=lambda k: k.path)
+    if not keys:
+        return []
+    with connect(settings.warehouse, read_only=True) as con:
+        tables = set(
+            con.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+            ).fetchall()
+        )
+    return [k for k in keys if (k.path[0], k.path[-1]) in tables]
 
 
 def table_content(settings: Settings, key: dg.AssetKey) -> tuple | None:

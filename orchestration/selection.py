@@ -8,10 +8,14 @@ A delta run is up to three Dagster runs of `full_pipeline`, each subset to a sel
 - probe (only when a table that received rows feeds one): rebuild the value-compared models, small tables
   that many models read (the as-of date, the calendar), and the models between them and the raw tables,
   with their checks, and compare their content with what it was before;
+- one phase per dbt step before the marts (dbt_staging, dbt_history): its models downstream of the raw
+  tables that received rows, with their checks; the tables it hands on to later models are compared with
+  what they were before, as the probe's are;
 - build: every other asset downstream of the raw tables that received rows, with their checks, then
-  publish, where a value-compared model whose content did not move passes nothing on: a delta of old
-  activity leaves the MRR marts alone, one that moves the as-of date rebuilds them. What the probe built
-  is not built again.
+  publish, where a compared model whose content did not move passes nothing on: a delta of old activity
+  leaves the MRR marts alone, one that moves the as-of date rebuilds them, and a CRM delta that changes no
+  opportunity's state, stage path or amounts leaves the pipeline snapshot alone. What an earlier phase
+  built is not built again.
 
 The later phases run under the load phase's run id (tag `salesdw/part_of_run`): their gate results, dbt
 results and the published file belong to the one run that the summary, the record and the report describe.
@@ -36,6 +40,9 @@ AS_OF_KEY = dg.AssetKey(["intermediate", "int_as_of_date"])
 # fiscal year after the as-of date). Their readers are stale through them only when their content moved,
 # which the probe phase finds out by rebuilding them first.
 VALUE_COMPARED = (AS_OF_KEY, dg.AssetKey(["intermediate", "int_dates_spined"]))
+# The dbt steps (orchestration/defs/dbt/assets.py) after which a delta run compares the tables they hand on:
+# each is a phase of its own, and later phases rebuild only the readers of what moved (an early cut-off).
+COMPARED_STEPS = ("dbt_staging", "dbt_history")
 PUBLISH_KEY = dg.AssetKey(["publish", "marts"])
 PART_OF_RUN_TAG = "salesdw/part_of_run"
 PHASE_TAG = "salesdw/phase"
@@ -151,16 +158,35 @@ def build_selection(
     job_assets: set[dg.AssetKey],
     unchanged: Iterable[dg.AssetKey] = (),
     probed: Iterable[dg.AssetKey] = (),
+    step: str | None = None,
 ) -> Selection:
     """The build phase: everything downstream of the raw tables that received rows, minus raw itself and
-    what the probe phase built (`probed`), with their checks, and publish. A value-compared model whose
-    content did not move (`unchanged`) passes nothing on: its readers are not downstream through it."""
+    what an earlier phase built (`probed`), with their checks, and publish; with `step`, only the models of
+    that dbt step (no publish). A compared model whose content did not move (`unchanged`) passes nothing on:
+    its readers are not downstream through it."""
     roots = raw_keys(tables_with_rows)
     if not roots:
         return Selection()
     reached = downstream(children_map(asset_graph), roots, cut=unchanged) - set(probed)
-    assets = {k for k in reached & job_assets if k.path[0] != "raw"} | ({PUBLISH_KEY} & job_assets)
+    assets = {k for k in reached & job_assets if k.path[0] != "raw"}
+    if step is None:
+        assets |= {PUBLISH_KEY} & job_assets
+    else:
+        assets = {k for k in assets if step_of(asset_graph, k) == step}
     return _with_checks(asset_graph, assets)
+
+
+def step_of(asset_graph, key: dg.AssetKey) -> str:
+    """The Dagster step (op) that materialises an asset: a dbt step's name for a model."""
+    return asset_graph.get(key).assets_def.node_def.name
+
+
+def handed_on(asset_graph, assets: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+    """The models among `assets` that a model outside them reads (publish, which reads every mart, aside):
+    after a phase built `assets`, the ones whose content decides what later phases rebuild."""
+    assets = set(assets)
+    children = children_map(asset_graph)
+    return {k for k in assets if children.get(k, set()) - assets - {PUBLISH_KEY}}
 
 
 def pipeline_run_id(run: dg.DagsterRun) -> str:

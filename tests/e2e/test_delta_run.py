@@ -86,21 +86,32 @@ def _event_copies(landing: Path, tag: str, n: int, moved_to: date | None = None)
     return "\n".join(out) + "\n"
 
 
-def _opportunity_changes(landing: Path, n: int) -> str:
-    """The latest version of `n` open opportunities renamed, modified a millisecond later. (Not a new amount:
-    Salesforce records that in OpportunityHistory too, which the pipeline snapshot is built from.)"""
+def _sent_again(landing: Path, obj: str, n: int, renamed: bool = False) -> str:
+    """The latest version of `n` live records of a CRM object (open ones, for opportunities) sent again with a
+    SystemModstamp a millisecond later, otherwise as they were; or, `renamed`, with " (renewal)" added to the
+    name. (Not a new amount: Salesforce records that in OpportunityHistory too, which the pipeline snapshot is
+    built from.)"""
     latest: dict[str, dict] = {}
-    for p in sorted((landing / "crm/Opportunity").glob("*.csv")):
+    for p in sorted((landing / "crm" / obj).glob("*.csv")):
         for row in csv.DictReader(open(p, newline="")):
             latest[row["Id"]] = row
-    picked = [r for r in latest.values() if r["IsClosed"] == "false" and r["IsDeleted"] == "false"][:n]
+    picked = [
+        r for r in latest.values() if r.get("IsClosed", "false") == "false" and r["IsDeleted"] == "false"
+    ]
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(picked[0]), lineterminator="\n")
     w.writeheader()
-    for r in picked:
+    for r in picked[:n]:
         stamp = r["SystemModstamp"].replace(".000Z", ".001Z")
-        w.writerow({**r, "Name": r["Name"] + " (renewal)", "SystemModstamp": stamp})
+        assert stamp != r["SystemModstamp"], r
+        w.writerow({**r, "SystemModstamp": stamp} | ({"Name": r["Name"] + " (renewal)"} if renamed else {}))
     return buf.getvalue()
+
+
+def _unchanged(plan: str) -> set[str]:
+    """The compared models a delta run found unchanged, from its plan line ("… (a, b unchanged)")."""
+    found = re.search(r"\(([^()]*) unchanged\)$", plan)
+    return set(found.group(1).split(", ")) if found else set()
 
 
 def _as_of(warehouse: Path) -> date:
@@ -160,25 +171,57 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert _as_of(settings.warehouse) == moved
     assert_equals_a_full_run(settings, tmp_path, "activity_new")
 
-    # 3. a CRM delta: renamed opportunities
+    # 3. CRM records sent again, changed only in SystemModstamp: the staging views change, the intermediate
+    # tables the marts read do not, so the marts over them are not rebuilt (and no published mart changes)
     before = marts_state(settings.marts)
     write(
         settings.landing_dir,
+        f"crm/Account/{DELTA.format(5)}.csv",
+        _sent_again(settings.landing_dir, "Account", 4),
+    )
+    write(
+        settings.landing_dir,
+        f"crm/OpportunityHistory/{DELTA.format(6)}.csv",
+        _sent_again(settings.landing_dir, "OpportunityHistory", 4),
+    )
+    summary, _ = delta_run(settings, home)
+    loaded = dict((t, n) for t, _, n, _ in summary.tables if n)
+    assert loaded == {"raw.crm__account": 4, "raw.crm__opportunity_history": 4}
+    built = materialized_in(summary.run_id, home)
+    assert {"stg_crm__opportunity_histories", "int_opportunity_histories_sequenced"} <= built
+    assert {"int_opportunity_histories_sequenced", "int_opportunity_states_historized"} <= _unchanged(
+        summary.plan
+    )
+    assert (
+        not {"fct_pipeline_snapshot_daily", "fct_opportunity_stage_history", "rpt_pipeline_movement"} & built
+    )
+    assert dbt_built(settings, summary.run_id) == built - {
+        "crm__account",
+        "crm__opportunity_history",
+        "marts",
+    }
+    assert marts_state(settings.marts) == before
+
+    # 4. a CRM delta: renamed opportunities
+    write(
+        settings.landing_dir,
         f"crm/Opportunity/{DELTA.format(3)}.csv",
-        _opportunity_changes(settings.landing_dir, 3),
+        _sent_again(settings.landing_dir, "Opportunity", 3, renamed=True),
     )
     summary, lines = delta_run(settings, home)
     assert lines[0] == "delta run: new files for raw tables crm__opportunity only; loading them first"
     assert dict((t, loaded) for t, _, loaded, _ in summary.tables if loaded) == {"raw.crm__opportunity": 3}
     built = materialized_in(summary.run_id, home)
     assert {"fct_opportunities", "rpt_pipeline_funnel"} <= built
-    # activities are matched to opportunities (int_activities_matched): those are rebuilt, not their staging
-    assert "fct_activities" in built
+    # activities are matched to opportunities (int_activities_matched): they are matched again, not staged
+    # again, and the activity marts are rebuilt only if a match changed
+    assert "int_activities_matched" in built
+    assert ("fct_activities" in built) == ("int_activities_matched" not in _unchanged(summary.plan))
     assert not {"stg_activity__events", "stg_billing__invoices", "fct_mrr_monthly"} & built
     published = assert_equals_a_full_run(settings, tmp_path, "opportunity")
     assert published["fct_opportunities"] != before["fct_opportunities"]
 
-    # 4. a re-delivery of known records under a new name adds no rows: nothing is built or published
+    # 5. a re-delivery of known records under a new name adds no rows: nothing is built or published
     old = sorted((settings.landing_dir / "activity/events").glob("*.jsonl"))[3]
     write(settings.landing_dir, f"activity/events/{DELTA.format(4)}.jsonl", old.read_bytes())
     marts_bytes = settings.marts.read_bytes()

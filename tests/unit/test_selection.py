@@ -8,10 +8,12 @@ import dagster as dg
 from orchestration.changes import Changes
 from orchestration.selection import (
     AS_OF_KEY,
+    COMPARED_STEPS,
     PUBLISH_KEY,
     between,
     build_selection,
     downstream,
+    handed_on,
     load_selection,
     plan_run,
     probe_selection,
@@ -56,6 +58,8 @@ def _key(name: str) -> dg.AssetKey:
 
 
 def _graph() -> dg.Definitions:
+    """raw a, b -> the dbt_staging step (staging a, b; the as-of date; intermediate keys, opps) -> the dbt_history
+    step (hist, from opps and the as-of date) -> marts mrr, acts, pipe -> publish."""
     a, b = _key("r_a"), _key("r_b")
 
     @dg.asset(key=a)
@@ -64,14 +68,25 @@ def _graph() -> dg.Definitions:
     @dg.asset(key=b)
     def raw_b(): ...
 
-    @dg.asset(key=_key("s_a"), deps=[a])
-    def s_a(): ...
+    @dg.multi_asset(
+        name="dbt_staging",
+        can_subset=True,
+        specs=[
+            dg.AssetSpec(_key("s_a"), deps=[a], skippable=True),
+            dg.AssetSpec(_key("s_b"), deps=[b], skippable=True),
+            dg.AssetSpec(AS_OF_KEY, deps=[_key("s_a"), _key("s_b")], skippable=True),
+            dg.AssetSpec(_key("i_keys"), deps=[_key("s_a")], skippable=True),
+            dg.AssetSpec(_key("i_opps"), deps=[_key("s_a"), _key("i_keys")], skippable=True),
+        ],
+    )
+    def dbt_staging(): ...
 
-    @dg.asset(key=_key("s_b"), deps=[b])
-    def s_b(): ...
-
-    @dg.asset(key=AS_OF_KEY, deps=[_key("s_a"), _key("s_b")])
-    def as_of(): ...
+    @dg.multi_asset(
+        name="dbt_history",
+        can_subset=True,
+        specs=[dg.AssetSpec(_key("m_hist"), deps=[_key("i_opps"), AS_OF_KEY], skippable=True)],
+    )
+    def dbt_history(): ...
 
     @dg.asset(key=_key("m_mrr"), deps=[_key("s_b"), AS_OF_KEY])
     def mrr(): ...
@@ -79,7 +94,10 @@ def _graph() -> dg.Definitions:
     @dg.asset(key=_key("m_acts"), deps=[_key("s_a")])
     def acts(): ...
 
-    @dg.asset(key=PUBLISH_KEY, deps=[_key("m_mrr"), _key("m_acts")])
+    @dg.asset(key=_key("m_pipe"), deps=[_key("m_hist")])
+    def pipe(): ...
+
+    @dg.asset(key=PUBLISH_KEY, deps=[_key("m_mrr"), _key("m_acts"), _key("m_pipe")])
     def publish(): ...
 
     @dg.asset_check(asset=a)
@@ -95,7 +113,7 @@ def _graph() -> dg.Definitions:
     def gate_mrr(): ...
 
     return dg.Definitions(
-        assets=[raw_a, raw_b, s_a, s_b, as_of, mrr, acts, publish],
+        assets=[raw_a, raw_b, dbt_staging, dbt_history, mrr, acts, pipe, publish],
         asset_checks=[gate_a, gate_s_b, gate_acts, gate_mrr],
     )
 
@@ -119,20 +137,28 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     probe_b = probe_selection(graph, ["b"], every)
     assert _names(probe_b.assets) == {"staging/b", "intermediate/int_as_of_date"}
     assert {c.name for c in probe_b.checks} == {"gate_s_b"}  # checked where built, in the probe
-    # what the probe built, the build phase does not build again
+    # what the probe built, the later phases do not build again
     after_probe = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], probed=probe.assets)
-    assert _names(after_probe.assets) == {"marts/acts", "publish/marts"}
+    assert _names(after_probe.assets) == {
+        "intermediate/keys", "intermediate/opps", "marts/hist", "marts/acts", "marts/pipe", "publish/marts",
+    }  # fmt: skip
 
     # the as-of date did not move: its readers are not rebuilt through it
     kept = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY])
     assert _names(kept.assets) == {
         "staging/a",
         "intermediate/int_as_of_date",
+        "intermediate/keys",
+        "intermediate/opps",
+        "marts/hist",
         "marts/acts",
+        "marts/pipe",
         "publish/marts",
     }
     assert {c.name for c in kept.checks} == {"gate_acts"}
-    assert kept.models == {_key("s_a"), AS_OF_KEY, _key("m_acts")}
+    assert kept.models == {_key(n) for n in ("s_a", "i_keys", "i_opps", "m_hist", "m_acts", "m_pipe")} | {
+        AS_OF_KEY
+    }
     # it moved: they are
     moved = build_selection(graph, ["a"], every)
     assert _names(moved.assets) == _names(kept.assets) | {"marts/mrr"}
@@ -143,6 +169,35 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     assert build_selection(graph, [], every).assets == set()
     # only what the job holds
     assert build_selection(graph, ["a"], every - {PUBLISH_KEY}).assets.isdisjoint({PUBLISH_KEY})
+
+
+def test_each_dbt_step_is_a_phase_and_hands_on_only_what_moved():
+    graph = _graph().resolve_asset_graph()
+    every = set(graph.get_all_asset_keys())
+    assert COMPARED_STEPS == ("dbt_staging", "dbt_history")
+    probe = probe_selection(graph, ["a"], every)
+    done = set(probe.assets)
+    staged = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], probed=done, step="dbt_staging")
+    assert _names(staged.assets) == {"intermediate/keys", "intermediate/opps"}  # no mart, no publish
+    # keys is read by opps only, in the same phase: nothing to compare; opps is read by the history step
+    assert handed_on(graph, staged.assets) == {_key("i_opps")}
+    done |= staged.assets
+
+    # opps came out as it was: hist, which reads nothing else that moved, is not rebuilt, nor pipe over it
+    unchanged = [AS_OF_KEY, _key("i_opps")]
+    assert build_selection(graph, ["a"], every, unchanged, probed=done, step="dbt_history").assets == set()
+    assert _names(build_selection(graph, ["a"], every, unchanged, probed=done).assets) == {
+        "marts/acts", "publish/marts",
+    }  # fmt: skip
+
+    # opps moved: hist is rebuilt in its phase and handed on to pipe; hist came out as it was: pipe is not rebuilt
+    history = build_selection(graph, ["a"], every, [AS_OF_KEY], probed=done, step="dbt_history")
+    assert _names(history.assets) == {"marts/hist"}
+    assert handed_on(graph, history.assets) == {_key("m_hist")}  # publish does not count
+    rest = build_selection(graph, ["a"], every, [AS_OF_KEY, _key("m_hist")], probed=done | history.assets)
+    assert _names(rest.assets) == {"marts/acts", "publish/marts"}
+    moved = build_selection(graph, ["a"], every, [AS_OF_KEY], probed=done | history.assets)
+    assert _names(moved.assets) == {"marts/acts", "marts/pipe", "publish/marts"}
 
 
 def _changes(**kw) -> Changes:

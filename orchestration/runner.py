@@ -439,7 +439,7 @@ class DeltaRun:
             unchanged += kept
         done = set(probe.assets)
         for step in COMPARED_STEPS:
-            selection = build_selection(graph, with_rows, job_assets, unchanged, probed=done, step=step)
+            selection = build_selection(graph, with_rows, job_assets, unchanged, built_before=done, step=step)
             if not selection.assets:
                 continue
             self._scope(plan, with_rows, built=True)
@@ -451,7 +451,7 @@ class DeltaRun:
                 return
             unchanged += kept
             done |= selection.assets
-        build = build_selection(graph, with_rows, job_assets, unchanged, probed=done)
+        build = build_selection(graph, with_rows, job_assets, unchanged, built_before=done)
         models = {k for k in job_assets if k.path[0] not in ("raw", "publish")}
         built = build.models | {k for k in done if k in models}
         self._said(

@@ -1,7 +1,7 @@
 """What a `salesdw run` builds: everything (a full run), or only what is downstream of the raw tables that
 received rows (a delta run).
 
-A delta run is up to three Dagster runs of `full_pipeline`, each subset to a selection:
+A delta run is up to five Dagster runs of `full_pipeline`, each subset to a selection:
 
 - load: the raw assets whose landing folders hold new files, with their gates. Which raw tables received
   rows is then read from audit.load_log; none: nothing is built, nothing is published;
@@ -157,17 +157,17 @@ def build_selection(
     tables_with_rows: Iterable[str],
     job_assets: set[dg.AssetKey],
     unchanged: Iterable[dg.AssetKey] = (),
-    probed: Iterable[dg.AssetKey] = (),
+    built_before: Iterable[dg.AssetKey] = (),
     step: str | None = None,
 ) -> Selection:
     """The build phase: everything downstream of the raw tables that received rows, minus raw itself and
-    what an earlier phase built (`probed`), with their checks, and publish; with `step`, only the models of
-    that dbt step (no publish). A compared model whose content did not move (`unchanged`) passes nothing on:
-    its readers are not downstream through it."""
+    what an earlier phase built (`built_before`), with their checks, and publish; with `step`, only the
+    models of that dbt step (no publish). A compared model whose content did not move (`unchanged`) passes
+    nothing on: its readers are not downstream through it."""
     roots = raw_keys(tables_with_rows)
     if not roots:
         return Selection()
-    reached = downstream(children_map(asset_graph), roots, cut=unchanged) - set(probed)
+    reached = downstream(children_map(asset_graph), roots, cut=unchanged) - set(built_before)
     assets = {k for k in reached & job_assets if k.path[0] != "raw"}
     if step is None:
         assets |= {PUBLISH_KEY} & job_assets

@@ -138,7 +138,7 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     assert _names(probe_b.assets) == {"staging/b", "intermediate/int_as_of_date"}
     assert {c.name for c in probe_b.checks} == {"gate_s_b"}  # checked where built, in the probe
     # what the probe built, the later phases do not build again
-    after_probe = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], probed=probe.assets)
+    after_probe = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], built_before=probe.assets)
     assert _names(after_probe.assets) == {
         "intermediate/keys", "intermediate/opps", "marts/hist", "marts/acts", "marts/pipe", "publish/marts",
     }  # fmt: skip
@@ -177,7 +177,9 @@ def test_each_dbt_step_is_a_phase_and_hands_on_only_what_moved():
     assert COMPARED_STEPS == ("dbt_staging", "dbt_history")
     probe = probe_selection(graph, ["a"], every)
     done = set(probe.assets)
-    staged = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], probed=done, step="dbt_staging")
+    staged = build_selection(
+        graph, ["a"], every, unchanged=[AS_OF_KEY], built_before=done, step="dbt_staging"
+    )
     assert _names(staged.assets) == {"intermediate/keys", "intermediate/opps"}  # no mart, no publish
     # keys is read by opps only, in the same phase: nothing to compare; opps is read by the history step
     assert handed_on(graph, staged.assets) == {_key("i_opps")}
@@ -185,18 +187,22 @@ def test_each_dbt_step_is_a_phase_and_hands_on_only_what_moved():
 
     # opps came out as it was: hist, which reads nothing else that moved, is not rebuilt, nor pipe over it
     unchanged = [AS_OF_KEY, _key("i_opps")]
-    assert build_selection(graph, ["a"], every, unchanged, probed=done, step="dbt_history").assets == set()
-    assert _names(build_selection(graph, ["a"], every, unchanged, probed=done).assets) == {
+    assert (
+        build_selection(graph, ["a"], every, unchanged, built_before=done, step="dbt_history").assets == set()
+    )
+    assert _names(build_selection(graph, ["a"], every, unchanged, built_before=done).assets) == {
         "marts/acts", "publish/marts",
     }  # fmt: skip
 
     # opps moved: hist is rebuilt in its phase and handed on to pipe; hist came out as it was: pipe is not rebuilt
-    history = build_selection(graph, ["a"], every, [AS_OF_KEY], probed=done, step="dbt_history")
+    history = build_selection(graph, ["a"], every, [AS_OF_KEY], built_before=done, step="dbt_history")
     assert _names(history.assets) == {"marts/hist"}
     assert handed_on(graph, history.assets) == {_key("m_hist")}  # publish does not count
-    rest = build_selection(graph, ["a"], every, [AS_OF_KEY, _key("m_hist")], probed=done | history.assets)
+    rest = build_selection(
+        graph, ["a"], every, [AS_OF_KEY, _key("m_hist")], built_before=done | history.assets
+    )
     assert _names(rest.assets) == {"marts/acts", "publish/marts"}
-    moved = build_selection(graph, ["a"], every, [AS_OF_KEY], probed=done | history.assets)
+    moved = build_selection(graph, ["a"], every, [AS_OF_KEY], built_before=done | history.assets)
     assert _names(moved.assets) == {"marts/acts", "marts/pipe", "publish/marts"}
 
 

@@ -7,6 +7,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,9 +16,9 @@ import pytest
 from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.warehouse import connect
-from orchestration.defs.dbt.project import DBT_COMMAND
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
 SCALE = 0.05
 
 
@@ -33,7 +34,7 @@ def dbt_build(warehouse: Path, work: Path, *extra: str, settings: dict[str, str]
         env.pop(name, None)  # the project defaults, whatever the developer's shell says
     env.update(settings or {})
     cmd = [
-        *DBT_COMMAND, "build",
+        str(DBT), "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work / "target"),

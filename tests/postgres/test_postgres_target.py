@@ -14,6 +14,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -28,13 +29,13 @@ from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.targets import postgres as pg
 from ingestion.warehouse import connect
-from orchestration.defs.dbt.project import DBT_COMMAND
 from tests.pg_server import fresh_database, pg_dsn  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = ROOT / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
 SCALE = 0.05
 
 
@@ -45,7 +46,7 @@ def dbt_build(target: str, warehouse: Path, work: Path, dsn: str | None = None) 
     if dsn:
         env.update(pg.dbt_env(dsn))
     cmd = [
-        *DBT_COMMAND, "build", "--target", target,
+        str(DBT), "build", "--target", target,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work / f"target_{target}"), "--log-path", str(work / f"logs_{target}"),
     ]  # fmt: skip

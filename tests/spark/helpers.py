@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from ingestion.loader import load_landing
 from ingestion.settings import SparkSettings
 from ingestion.targets import spark as sp
 from ingestion.warehouse import connect, ensure_raw_schema
-from orchestration.defs.dbt.project import DBT_COMMAND
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = ROOT / "dbt_project"
+DBT = Path(sys.executable).with_name("dbt")
 SCALE = 0.05
 MODEL_SETTINGS = (
     "SALESDW_AS_OF_DATE",
@@ -66,7 +67,7 @@ def dbt(
         full_env.pop(name, None)
     full_env.update(env or {})
     cmd = [
-        *DBT_COMMAND, command, "--target", target, *args,
+        str(DBT), command, "--target", target, *args,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work / f"target_{target}"), "--log-path", str(work / f"logs_{target}"),
     ]  # fmt: skip

@@ -79,20 +79,3 @@ def test_the_env_given_to_cli_reaches_dbts_subprocess_and_nothing_else_changes(t
     # the next call without env adds nothing
     resource.cli(["--version"], raise_on_error=False).process.wait(timeout=60)
     assert "SALESDW_PROBE" not in dict(eval(out.read_text()))  # noqa: S307
-
-
-def test_this_environments_dbt_starts_through_dbt_main(tmp_path: Path):
-    """The environment's dbt runs as dbt_main.py (dbt's command line with the garbage collector frozen), with dbt's
-    own arguments and exit code; any other dbt executable is started as given (the stand-in above)."""
-    from orchestration.defs.dbt.project import DBT_COMMAND, DBT_EXECUTABLE
-
-    (tmp_path / "dbt_project.yml").write_text("name: probe\nprofile: probe\n")
-    resource = salesdw_resource.SalesdwDbtCliResource(
-        project_dir=str(tmp_path), dbt_executable=DBT_EXECUTABLE
-    )
-    invocation = resource.cli(["--version"], raise_on_error=False)
-    out = invocation.process.stdout.read().decode()
-    assert invocation.process.wait(timeout=120) == 0, out
-    assert tuple(invocation.process.args[:3]) == DBT_COMMAND
-    assert list(invocation.process.args[3:4]) == ["--version"]
-    assert importlib.metadata.version("dbt-core") in out

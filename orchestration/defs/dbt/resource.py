@@ -11,7 +11,7 @@ Three private members are used, each for a reason the public API does not cover:
   ``os.environ`` and no way to add to it. dbt's profile reads the warehouse path and the target's connection
   from the environment, and no code here writes ``os.environ`` (the configuration travels as resources), so
   the invocation class ``cli`` starts dbt with is replaced by one that adds the environment ``cli(env=...)``
-  was given for this call, and that starts this environment's dbt through dbt_main.py (about 1 s less a step).
+  was given for this call.
 
 tests/unit/test_dagster_dbt_private_api.py fails, naming the installed dagster-dbt version, when any of these
 changes shape upstream.
@@ -31,7 +31,7 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from packaging import version
 
 from ingestion.settings import Settings
-from orchestration.defs.dbt.project import DBT_COMMAND, DBT_EXECUTABLE, salesdw_dbt_project
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, salesdw_dbt_project
 from orchestration.targets import Target
 
 # The environment added to the dbt subprocess that the current `SalesdwDbtCliResource.cli` call starts.
@@ -41,9 +41,6 @@ _CALL_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("salesdw_dbt_call_e
 class _DbtCliInvocationWithEnv(DbtCliInvocation):
     @classmethod
     def run(cls, *args: Any, env: dict[str, str], **kwargs: Any) -> DbtCliInvocation:
-        command = kwargs.get("args")
-        if command and command[0] == DBT_EXECUTABLE:
-            kwargs["args"] = [*DBT_COMMAND, *command[1:]]
         return super().run(*args, env={**env, **(_CALL_ENV.get() or {})}, **kwargs)
 
 

@@ -501,8 +501,9 @@ def tables_with_rows(settings: Settings, run_id: str) -> list[str]:
 
 
 def base_tables(settings: Settings, keys: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
-    """The models of `keys` stored as tables in the warehouse, sorted: a view's content is its readers' query,
-    so comparing it would cost what rebuilding them does."""
+    """The models of `keys` stored as tables in the warehouse, sorted. Only a table has a "before": a view is a
+    query over raw, which already shows the new rows before its phase rebuilds it, so it would always compare
+    unchanged (docs/orchestration.md)."""
     keys = sorted(keys, key=lambda k: k.path)
     if not keys:
         return []

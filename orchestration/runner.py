@@ -26,14 +26,13 @@ from orchestration.selection import (
     PART_OF_RUN_TAG,
     PHASE_TAG,
     PUBLISH_KEY,
-    VALUE_COMPARED,
     RunPlan,
     Selection,
     build_selection,
-    handed_on,
+    compared_after,
     load_selection,
     plan_run,
-    probe_selection,
+    step_selection,
 )
 from orchestration.targets import Target, target_for
 
@@ -393,8 +392,8 @@ def _execute(
 
 @dataclass
 class DeltaRun:
-    """The phases of a delta run (orchestration/selection.py): load; then, when rows arrived, probe when
-    needed, one phase per compared dbt step, build."""
+    """The phases of a delta run (orchestration/selection.py): load; then, when rows arrived, a phase per
+    compared dbt step (two when a value-compared model moved), build."""
 
     settings: Settings
     defs: dg.Definitions
@@ -425,32 +424,20 @@ class DeltaRun:
 
     def _build(self, plan: RunPlan, with_rows: list[str], graph, job_assets: set[dg.AssetKey]) -> None:
         """Every phase after the load; each stops the run when it fails. `unchanged`: the compared models a
-        phase left as they were, whose readers later phases need not rebuild."""
-        probe = probe_selection(graph, with_rows, job_assets)
+        phase left as they were, whose readers later phases need not rebuild. A step runs a second phase when
+        its first moved a value-compared model that models of the same step read (selection.step_selection)."""
         unchanged: list[dg.AssetKey] = []
-        if probe.assets:
-            kept = self._compared(probe, "probe", [k for k in VALUE_COMPARED if k in probe.assets])
-            if kept is None:
-                self.line = (
-                    "delta run: rebuilding the as-of date and the calendar (and what they read) failed or "
-                    "did not pass their checks; nothing else was built"
-                )
-                return
-            unchanged += kept
-        done = set(probe.assets)
+        done: set[dg.AssetKey] = set()
         for step in COMPARED_STEPS:
-            selection = build_selection(graph, with_rows, job_assets, unchanged, built_before=done, step=step)
-            if not selection.assets:
-                continue
-            self._scope(plan, with_rows, built=True)
-            kept = self._compared(
-                selection, step, base_tables(self.settings, handed_on(graph, selection.assets))
-            )
-            if kept is None:
-                self.line = f"delta run: {step} failed or did not pass its checks; nothing else was built"
-                return
-            unchanged += kept
-            done |= selection.assets
+            while (selection := step_selection(graph, with_rows, job_assets, unchanged, done, step)).assets:
+                self._scope(plan, with_rows, built=True)
+                compared = base_tables(self.settings, compared_after(graph, selection.assets))
+                kept = self._compared(selection, step, compared)
+                if kept is None:
+                    self.line = f"delta run: {step} failed or did not pass its checks; nothing else was built"
+                    return
+                unchanged += kept
+                done |= selection.assets
         build = build_selection(graph, with_rows, job_assets, unchanged, built_before=done)
         models = {k for k in job_assets if k.path[0] not in ("raw", "publish")}
         built = build.models | {k for k in done if k in models}

@@ -1,16 +1,16 @@
 """What a `salesdw run` builds: everything (a full run), or only what is downstream of the raw tables that
 received rows (a delta run).
 
-A delta run is up to five Dagster runs of `full_pipeline`, each subset to a selection:
+A delta run is a few Dagster runs of `full_pipeline` (up to five with today's dbt steps), each subset to a
+selection:
 
 - load: the raw assets whose landing folders hold new files, with their gates. Which raw tables received
   rows is then read from audit.load_log; none: nothing is built, nothing is published;
-- probe (only when a table that received rows feeds one): rebuild the value-compared models, small tables
-  that many models read (the as-of date, the calendar), and the models between them and the raw tables,
-  with their checks, and compare their content with what it was before;
 - one phase per dbt step before the marts (dbt_staging, dbt_history): its models downstream of the raw
   tables that received rows, with their checks; the tables it hands on to later models are compared with
-  what they were before, as the probe's are;
+  what they were before. The value-compared models (small tables that many models read: the as-of date, the
+  calendar) are built and compared in the phase of their step, and their readers in that step wait: they are
+  built in a second phase of the step only when the value moved;
 - build: every other asset downstream of the raw tables that received rows, with their checks, then
   publish, where a compared model whose content did not move passes nothing on: a delta of old activity
   leaves the MRR marts alone, one that moves the as-of date rebuilds them, and a CRM delta that changes no
@@ -38,7 +38,7 @@ AS_OF_KEY = dg.AssetKey(["intermediate", "int_as_of_date"])
 # Small tables that many models read and that a delta rarely changes: the as-of date (the latest date in the
 # data, read through the `as_of_date()` macro) and the calendar (from the earliest date in the data to the
 # fiscal year after the as-of date). Their readers are stale through them only when their content moved,
-# which the probe phase finds out by rebuilding them first.
+# which the phase of their step finds out before it lets their readers be built (step_selection).
 VALUE_COMPARED = (AS_OF_KEY, dg.AssetKey(["intermediate", "int_dates_spined"]))
 # The dbt steps (orchestration/defs/dbt/assets.py) after which a delta run compares the tables they hand on:
 # each is a phase of its own, and later phases rebuild only the readers of what moved (an early cut-off).
@@ -100,16 +100,6 @@ def downstream(children: Mapping[K, Iterable[K]], roots: Iterable[K], cut: Itera
     return reached
 
 
-def between(children: Mapping[K, Iterable[K]], roots: Iterable[K], target: K) -> set[K]:
-    """The nodes on some path from `roots` to `target`, `target` included and the roots left out."""
-    parents: dict[K, set[K]] = {}
-    for node, kids in children.items():
-        for kid in kids:
-            parents.setdefault(kid, set()).add(node)
-    upstream = downstream(parents, [target]) | {target}
-    return downstream(children, roots) & upstream
-
-
 def children_map(asset_graph) -> dict[dg.AssetKey, set[dg.AssetKey]]:
     return {k: set(asset_graph.get(k).child_keys) for k in asset_graph.get_all_asset_keys()}
 
@@ -139,19 +129,6 @@ def load_selection(asset_graph, tables: Iterable[str]) -> Selection:
     return _with_checks(asset_graph, raw_keys(tables))
 
 
-def probe_selection(asset_graph, tables_with_rows: Iterable[str], job_assets: set[dg.AssetKey]) -> Selection:
-    """The models between the raw tables that received rows and the value-compared models they feed, those
-    included, with their checks: built before the build phase to learn whether their content moved, and
-    only here (build_selection leaves them out)."""
-    children = children_map(asset_graph)
-    roots = raw_keys(tables_with_rows)
-    assets: set[dg.AssetKey] = set()
-    for key in VALUE_COMPARED:
-        if key in job_assets and key in downstream(children, roots):
-            assets |= between(children, roots, key) & job_assets
-    return _with_checks(asset_graph, assets)
-
-
 def build_selection(
     asset_graph,
     tables_with_rows: Iterable[str],
@@ -174,6 +151,31 @@ def build_selection(
     else:
         assets = {k for k in assets if step_of(asset_graph, k) == step}
     return _with_checks(asset_graph, assets)
+
+
+def step_selection(
+    asset_graph,
+    tables_with_rows: Iterable[str],
+    job_assets: set[dg.AssetKey],
+    unchanged: Iterable[dg.AssetKey],
+    built_before: Iterable[dg.AssetKey],
+    step: str,
+) -> Selection:
+    """One phase of a compared dbt step: build_selection for `step`, where a value-compared model that no
+    earlier phase built passes nothing on yet. It is built here and compared after the phase; if it moved,
+    the step's next phase (this function again) reaches its readers, and if not, nobody does."""
+    built_before = set(built_before)
+    waiting = [k for k in VALUE_COMPARED if k in job_assets and k not in built_before]
+    return build_selection(
+        asset_graph, tables_with_rows, job_assets, [*unchanged, *waiting], built_before, step
+    )
+
+
+def compared_after(asset_graph, assets: Iterable[dg.AssetKey]) -> set[dg.AssetKey]:
+    """What a step phase that built `assets` compares: the models it hands on to later phases, and the
+    value-compared models it built (their readers in the same step wait on them)."""
+    assets = set(assets)
+    return handed_on(asset_graph, assets) | (set(VALUE_COMPARED) & assets)
 
 
 def step_of(asset_graph, key: dg.AssetKey) -> str:

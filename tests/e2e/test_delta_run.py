@@ -18,7 +18,7 @@ from ingestion.demo.generator import generate
 from ingestion.settings import Settings
 from orchestration import changes
 from orchestration.runner import dagster_instance, run_pipeline
-from orchestration.selection import PART_OF_RUN_TAG
+from orchestration.selection import PART_OF_RUN_TAG, PHASE_TAG
 from tests.conftest import write
 from tests.reliability.support import marts_state
 
@@ -43,6 +43,15 @@ def materialized_in(run_id: str, home: Path) -> set[str]:
         for rid in runs
         for ev in instance.all_logs(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     }
+
+
+def phases_of(run_id: str, home: Path) -> list[str]:
+    """The phases (PHASE_TAG) of a run and of every run that is part of it, sorted."""
+    instance = dagster_instance(home)
+    runs = [instance.get_run_by_id(run_id)] + list(
+        instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))
+    )
+    return sorted(r.tags.get(PHASE_TAG, "") for r in runs)
 
 
 def dbt_built(settings: Settings, run_id: str) -> set[str]:
@@ -151,6 +160,10 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert (n, m) == (len(ran), len(project_models)) and n < m / 2
     assert not built & MRR_MARTS
     assert not {"stg_crm__opportunities", "fct_opportunities", "dim_accounts"} & built
+    # the as-of date was rebuilt and compared in the dbt_staging phase; its readers in that step waited on it,
+    # and as it did not move, none was built (the billing model below reads nothing else that changed)
+    assert "int_as_of_date" in built and "int_recurring_charges_normalized" not in built
+    assert phases_of(summary.run_id, home).count("dbt_staging") == 1
     assert summary.published and summary.serving["run_id"] == summary.run_id
     assert changes.read_record(settings)["run_id"] == summary.run_id
     assert _as_of(settings.warehouse) == as_of
@@ -168,6 +181,9 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     built = materialized_in(summary.run_id, home)
     assert MRR_MARTS <= built
     assert "stg_crm__opportunities" not in built
+    # the date moved: the dbt_staging step ran a second phase for its readers of it
+    assert "int_recurring_charges_normalized" in built
+    assert phases_of(summary.run_id, home).count("dbt_staging") == 2
     assert _as_of(settings.warehouse) == moved
     assert_equals_a_full_run(settings, tmp_path, "activity_new")
 

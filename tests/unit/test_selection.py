@@ -10,13 +10,13 @@ from orchestration.selection import (
     AS_OF_KEY,
     COMPARED_STEPS,
     PUBLISH_KEY,
-    between,
     build_selection,
+    compared_after,
     downstream,
     handed_on,
     load_selection,
     plan_run,
-    probe_selection,
+    step_selection,
 )
 
 # raw a -> s_a -> m_a -> mart_a ; raw b -> s_b -> m_ab <- m_a ; s_a, s_b -> asof -> mart_asof ; s_c <- raw c
@@ -44,13 +44,6 @@ def test_downstream_follows_every_edge_but_those_out_of_a_cut_node():
     assert downstream({}, ["x"]) == set()
 
 
-def test_between_is_the_paths_from_the_roots_to_the_target():
-    assert between(CHILDREN, ["raw_a"], "asof") == {"s_a", "asof"}
-    assert between(CHILDREN, ["raw_a", "raw_b"], "asof") == {"s_a", "s_b", "asof"}
-    assert between(CHILDREN, ["raw_a"], "m_ab") == {"s_a", "m_a", "m_ab"}
-    assert between(CHILDREN, ["raw_c"], "asof") == set()
-
-
 # The same shape as Dagster assets, with the real as-of key, checks on some assets and publish after the marts.
 def _key(name: str) -> dg.AssetKey:
     layer = {"r": "raw", "s": "staging", "i": "intermediate", "m": "marts"}[name[0]]
@@ -58,8 +51,9 @@ def _key(name: str) -> dg.AssetKey:
 
 
 def _graph() -> dg.Definitions:
-    """raw a, b -> the dbt_staging step (staging a, b; the as-of date; intermediate keys, opps) -> the dbt_history
-    step (hist, from opps and the as-of date) -> marts mrr, acts, pipe -> publish."""
+    """raw a, b -> the dbt_staging step (staging a, b; the as-of date; intermediate keys, opps; rates, from
+    staging b and the as-of date) -> the dbt_history step (hist, from opps and the as-of date) -> marts mrr,
+    acts, pipe -> publish."""
     a, b = _key("r_a"), _key("r_b")
 
     @dg.asset(key=a)
@@ -77,6 +71,7 @@ def _graph() -> dg.Definitions:
             dg.AssetSpec(AS_OF_KEY, deps=[_key("s_a"), _key("s_b")], skippable=True),
             dg.AssetSpec(_key("i_keys"), deps=[_key("s_a")], skippable=True),
             dg.AssetSpec(_key("i_opps"), deps=[_key("s_a"), _key("i_keys")], skippable=True),
+            dg.AssetSpec(_key("i_rates"), deps=[_key("s_b"), AS_OF_KEY], skippable=True),
         ],
     )
     def dbt_staging(): ...
@@ -130,18 +125,25 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     assert _names(load.assets) == {"raw/a"}
     assert {c.name for c in load.checks} == {"gate_a"}
 
-    probe = probe_selection(graph, ["a"], every)
-    assert _names(probe.assets) == {"staging/a", "intermediate/int_as_of_date"}
-    assert probe.checks == set()  # the graph has no check on them
-    # b feeds the as-of date too, through staging/b, which has a gate
-    probe_b = probe_selection(graph, ["b"], every)
-    assert _names(probe_b.assets) == {"staging/b", "intermediate/int_as_of_date"}
-    assert {c.name for c in probe_b.checks} == {"gate_s_b"}  # checked where built, in the probe
-    # what the probe built, the later phases do not build again
-    after_probe = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], built_before=probe.assets)
-    assert _names(after_probe.assets) == {
-        "intermediate/keys", "intermediate/opps", "marts/hist", "marts/acts", "marts/pipe", "publish/marts",
+    # the dbt_staging phase builds the as-of date but not its readers in the step, which wait on its comparison
+    staged = step_selection(graph, ["a"], every, [], set(), "dbt_staging")
+    assert _names(staged.assets) == {
+        "staging/a", "intermediate/int_as_of_date", "intermediate/keys", "intermediate/opps",
     }  # fmt: skip
+    assert staged.checks == set()  # the graph has no check on them
+    assert compared_after(graph, staged.assets) == {_key("s_a"), AS_OF_KEY, _key("i_opps")}
+    # it did not move: the step has nothing more to build; it moved: its reader in the step is built next
+    assert step_selection(graph, ["a"], every, [AS_OF_KEY], staged.assets, "dbt_staging").assets == set()
+    again = step_selection(graph, ["a"], every, [], staged.assets, "dbt_staging")
+    assert _names(again.assets) == {"intermediate/rates"}
+    assert compared_after(graph, again.assets) == set()  # nothing later reads rates
+    # b feeds rates directly, which is built in the first phase with staging/b and its gate
+    staged_b = step_selection(graph, ["b"], every, [], set(), "dbt_staging")
+    assert _names(staged_b.assets) == {"staging/b", "intermediate/int_as_of_date", "intermediate/rates"}
+    assert {c.name for c in staged_b.checks} == {"gate_s_b"}
+    # what a phase built, the later phases do not build again
+    after = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY], built_before=staged.assets)
+    assert _names(after.assets) == {"marts/hist", "marts/acts", "marts/pipe", "publish/marts"}
 
     # the as-of date did not move: its readers are not rebuilt through it
     kept = build_selection(graph, ["a"], every, unchanged=[AS_OF_KEY])
@@ -161,7 +163,7 @@ def test_each_phase_selects_its_share_of_a_dagster_asset_graph():
     }
     # it moved: they are
     moved = build_selection(graph, ["a"], every)
-    assert _names(moved.assets) == _names(kept.assets) | {"marts/mrr"}
+    assert _names(moved.assets) == _names(kept.assets) | {"marts/mrr", "intermediate/rates"}
     assert {c.name for c in moved.checks} == {"gate_acts", "gate_mrr"}
     # raw b feeds mrr directly: unchanged as-of or not, mrr is rebuilt
     assert "marts/mrr" in _names(build_selection(graph, ["b"], every, unchanged=[AS_OF_KEY]).assets)
@@ -175,27 +177,24 @@ def test_each_dbt_step_is_a_phase_and_hands_on_only_what_moved():
     graph = _graph().resolve_asset_graph()
     every = set(graph.get_all_asset_keys())
     assert COMPARED_STEPS == ("dbt_staging", "dbt_history")
-    probe = probe_selection(graph, ["a"], every)
-    done = set(probe.assets)
-    staged = build_selection(
-        graph, ["a"], every, unchanged=[AS_OF_KEY], built_before=done, step="dbt_staging"
-    )
-    assert _names(staged.assets) == {"intermediate/keys", "intermediate/opps"}  # no mart, no publish
-    # keys is read by opps only, in the same phase: nothing to compare; opps is read by the history step
-    assert handed_on(graph, staged.assets) == {_key("i_opps")}
-    done |= staged.assets
+    staged = step_selection(graph, ["a"], every, [], set(), "dbt_staging")
+    assert _names(staged.assets) == {
+        "staging/a", "intermediate/int_as_of_date", "intermediate/keys", "intermediate/opps",
+    }  # fmt: skip  # no mart, no publish
+    # keys is read by opps only, in the same phase: nothing to compare; the others are read by later steps
+    assert handed_on(graph, staged.assets) == {_key("s_a"), AS_OF_KEY, _key("i_opps")}
+    done = set(staged.assets)
 
     # opps came out as it was: hist, which reads nothing else that moved, is not rebuilt, nor pipe over it
     unchanged = [AS_OF_KEY, _key("i_opps")]
-    assert (
-        build_selection(graph, ["a"], every, unchanged, built_before=done, step="dbt_history").assets == set()
-    )
+    assert step_selection(graph, ["a"], every, unchanged, done, "dbt_staging").assets == set()
+    assert step_selection(graph, ["a"], every, unchanged, done, "dbt_history").assets == set()
     assert _names(build_selection(graph, ["a"], every, unchanged, built_before=done).assets) == {
         "marts/acts", "publish/marts",
     }  # fmt: skip
 
     # opps moved: hist is rebuilt in its phase and handed on to pipe; hist came out as it was: pipe is not rebuilt
-    history = build_selection(graph, ["a"], every, [AS_OF_KEY], built_before=done, step="dbt_history")
+    history = step_selection(graph, ["a"], every, [AS_OF_KEY], done, "dbt_history")
     assert _names(history.assets) == {"marts/hist"}
     assert handed_on(graph, history.assets) == {_key("m_hist")}  # publish does not count
     rest = build_selection(

@@ -34,24 +34,26 @@ def delta_run(settings: Settings, home: Path):
     return summary, lines
 
 
+def _runs(run_id: str, home: Path) -> tuple[dg.DagsterInstance, list[dg.DagsterRun]]:
+    """A run and every run that is part of it (its later phases)."""
+    instance = dagster_instance(home)
+    parts = instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))
+    return instance, [instance.get_run_by_id(run_id), *parts]
+
+
 def materialized_in(run_id: str, home: Path) -> set[str]:
     """The assets materialised by a run and every phase that is part of it, from Dagster's event log."""
-    instance = dagster_instance(home)
-    runs = [run_id] + [r.run_id for r in instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))]
+    instance, runs = _runs(run_id, home)
     return {
         ev.asset_materialization.asset_key.path[-1]
-        for rid in runs
-        for ev in instance.all_logs(rid, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        for run in runs
+        for ev in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     }
 
 
 def phases_of(run_id: str, home: Path) -> list[str]:
     """The phases (PHASE_TAG) of a run and of every run that is part of it, sorted."""
-    instance = dagster_instance(home)
-    runs = [instance.get_run_by_id(run_id)] + list(
-        instance.get_runs(dg.RunsFilter(tags={PART_OF_RUN_TAG: run_id}))
-    )
-    return sorted(r.tags.get(PHASE_TAG, "") for r in runs)
+    return sorted(run.tags.get(PHASE_TAG, "") for run in _runs(run_id, home)[1])
 
 
 def dbt_built(settings: Settings, run_id: str) -> set[str]:
@@ -161,7 +163,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert not built & MRR_MARTS
     assert not {"stg_crm__opportunities", "fct_opportunities", "dim_accounts"} & built
     # the as-of date was rebuilt and compared in the dbt_staging phase; its readers in that step waited on it,
-    # and as it did not move, none was built (the billing model below reads nothing else that changed)
+    # and as it did not move, none was built (int_recurring_charges_normalized reads only it and billing)
     assert "int_as_of_date" in built and "int_recurring_charges_normalized" not in built
     assert phases_of(summary.run_id, home).count("dbt_staging") == 1
     assert summary.published and summary.serving["run_id"] == summary.run_id

@@ -138,8 +138,8 @@ BY_PARAM = {"e2e/test_sources_in_use.py"}
 FIRST = (
     "spark",  # ~800
     "e2e/test_readme_walkthrough.py",  # ~450
-    "e2e/test_delta_run.py",  # ~380
     "postgres/test_postgres_target.py",  # ~250
+    "e2e/test_delta_run.py",  # ~250
     "reliability/test_kill.py",  # ~180 for the first kill point, then one by one
     "integration/test_bench.py",  # ~190
     "dbt/test_incremental_activities.py",  # ~165

@@ -15,6 +15,7 @@ replaced by a link back to the sales-ops summary.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -93,14 +94,26 @@ def build_data_docs(report_dir: Path, runs: dict[str, list[dict[str, Any]]], sum
 
     ``runs``: run id -> the stored suite documents of that run (``expectations.store.load_run``), oldest
     run first. ``summary_href``: the sales-ops summary, relative to the report dir (linked from every page).
+
+    A run's validation pages never change once written (its stored results do not), so the pages of a run the
+    current site already holds in full are carried into the new site, and GE renders the other runs' pages, the
+    suite pages and the index. A site written by another GE version or another version of this module
+    (``site_format``) is rendered anew.
     """
     report_dir = Path(report_dir)
     site = report_dir / SITE_DIR
     tmp = site.with_name(f".{site.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        _render_site(tmp, runs)
+        carried = _carried_pages(site, runs)
+        for rel in carried:
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(site / rel, tmp / rel)
+        _render_site(tmp, runs, carried_runs={_run_of(rel) for rel in carried})
         _vendor_assets(tmp)
-        _rewrite_pages(tmp, summary_site_rel=os.path.relpath(report_dir / summary_href, site))
+        _rewrite_pages(
+            tmp, summary_site_rel=os.path.relpath(report_dir / summary_href, site), skip=set(carried)
+        )
+        (tmp / SITE_FORMAT_FILE).write_text(site_format())
         if site.exists():
             old = site.with_name(f".{site.name}.{uuid.uuid4().hex[:8]}.old")
             site.rename(old)
@@ -113,6 +126,42 @@ def build_data_docs(report_dir: Path, runs: dict[str, list[dict[str, Any]]], sum
     return site / "index.html"
 
 
+SITE_FORMAT_FILE = ".salesdw_site_format"  # in the site root: which GE and which renderer wrote its pages
+
+
+def site_format() -> str:
+    """GE's version and a digest of this module: pages written under another one are not carried over."""
+    import great_expectations as gx
+
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    return f"great_expectations {gx.__version__}; report_docs {digest}"
+
+
+def _run_of(rel: Path) -> str:
+    """The run of a validation page (validations/<suite parts>/<run>/<time>/<batch>.html)."""
+    return rel.parts[-3]
+
+
+def _carried_pages(site: Path, runs: dict[str, list[dict[str, Any]]]) -> list[Path]:
+    """The validation pages (relative to the site) of every run in ``runs`` whose pages the current site holds
+    all of: one per stored GE result. None when the site is missing or of another format."""
+    marker = site / SITE_FORMAT_FILE
+    if not marker.is_file() or marker.read_text() != site_format():
+        return []
+    by_run: dict[str, list[Path]] = {}
+    validations = site / "validations"
+    for page in validations.rglob("*.html") if validations.is_dir() else ():
+        rel = page.relative_to(site)
+        if len(rel.parts) >= 5:
+            by_run.setdefault(_run_of(rel), []).append(rel)
+    carried: list[Path] = []
+    for run_id, docs in runs.items():
+        pages = by_run.get(run_id, [])
+        if pages and len(pages) == sum(1 for d in docs if d.get("ge_validation_result")):
+            carried += pages
+    return carried
+
+
 def validation_page(site: Path, suite: str, run_id: str) -> Path | None:
     """The Data Docs page of ``suite`` in ``run_id`` (GE names it suite/parts/run/time/batch.html)."""
     folder = site / "validations" / Path(*suite.split(".")) / run_id
@@ -120,7 +169,12 @@ def validation_page(site: Path, suite: str, run_id: str) -> Path | None:
     return pages[-1] if pages else None
 
 
-def _render_site(out: Path, runs: dict[str, list[dict[str, Any]]]) -> None:
+def _render_site(
+    out: Path, runs: dict[str, list[dict[str, Any]]], carried_runs: set[str] = frozenset()
+) -> None:
+    """GE's site in ``out``: a page per result of the runs not in ``carried_runs`` (whose pages are in ``out``
+    already), the suite pages and the index. The index lists every run: a carried run's results go into the
+    store without their expectation results, which only its (carried) pages show."""
     import great_expectations as gx
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
@@ -145,13 +199,14 @@ def _render_site(out: Path, runs: dict[str, list[dict[str, Any]]]) -> None:
     context = gx.get_context(mode="ephemeral", project_config=config)
     schema = ExpectationSuiteValidationResultSchema()
     suites: dict[str, list[dict[str, Any]]] = {}
+    rendered: list[Any] = []
     for run_id, docs in runs.items():
         for doc in docs:
             ge = doc.get("ge_validation_result")
             if not ge:
                 continue
             try:
-                result = schema.load(ge)
+                result = schema.load({**ge, "results": []} if run_id in carried_runs else ge)
             except Exception as exc:  # a result written by another GE version: skip it, keep the site
                 log.warning("Data Docs: cannot read %s of run %s: %s", doc.get("suite"), run_id, exc)
                 continue
@@ -162,13 +217,18 @@ def _render_site(out: Path, runs: dict[str, list[dict[str, Any]]]) -> None:
                 batch_identifier=table,
             )
             context.validation_results_store.set(key, result)
+            if run_id not in carried_runs:
+                rendered.append(key)
             suites[doc["suite"]] = [r.get("expectation_config") or {} for r in ge.get("results") or []]
     for name, configs in suites.items():  # the latest run's configuration of each suite
         try:
             _add_suite(context, name, configs)
         except Exception as exc:  # the suite page is a nicety; the validation pages matter
             log.warning("Data Docs: cannot add suite %s: %s", name, exc)
-    context.build_data_docs(site_names=[SITE_NAME])
+    # Pages for these only (GE renders every key of the store when the list is empty: never empty here, as
+    # a run with results gives at least one suite).
+    rendered += [ExpectationSuiteIdentifier(name) for name in suites]
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=rendered)
 
 
 def _add_suite(context: Any, name: str, configs: list[dict[str, Any]]) -> None:
@@ -196,8 +256,12 @@ def _vendor_assets(site: Path) -> None:
     )
 
 
-def _rewrite_pages(site: Path, summary_site_rel: str) -> None:
+def _rewrite_pages(site: Path, summary_site_rel: str, skip: set[Path] = frozenset()) -> None:
+    """Every page GE wrote, with its assets local (``rewrite_page``); ``skip``: carried pages (rewritten
+    already), relative to the site."""
     for page in site.rglob("*.html"):
+        if page.relative_to(site) in skip:
+            continue
         up = os.path.relpath(site, page.parent).replace(os.sep, "/")
         prefix = "" if up == "." else up + "/"
         text = page.read_text(encoding="utf-8")

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from expectations.report import build_report
 from expectations.report_browser import chromium_path, dump_dom, screenshot
-from expectations.report_docs import validation_page
+from expectations.report_docs import SITE_FORMAT_FILE, build_data_docs, validation_page
 from expectations.runner import validate
-from expectations.store import save_result
+from expectations.store import load_run, save_result
 from expectations.suites import all_suites
 from ingestion.loader import load_landing
 from ingestion.publish import publish_marts
@@ -462,3 +463,42 @@ def test_report_asset_says_it_is_not_built_on_the_postgres_target(tmp_path: Path
     assert metadata["status"].value == "not built"
     assert "DuckDB only" in metadata["headline"].value
     assert not (tmp_path / "reports" / "index.html").exists()
+
+
+def _pages(site: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(site)): p.read_bytes() for p in sorted((site / "validations").rglob("*.html"))}
+
+
+def test_data_docs_carry_the_pages_of_runs_already_rendered(report, tmp_path: Path):
+    """A report renders the validation pages of new runs only: a run the site holds in full keeps its pages. GE
+    draws random element ids into every page it renders, so equal bytes mean a page was carried."""
+    reports = tmp_path / "reports"
+    shutil.copytree(report["reports"], reports)
+    site = reports / "gx" / "data_docs"
+    runs = {r: load_run(reports, r) for r in RUNS}
+    first = _pages(site)
+    assert len(first) == sum(len(v) for v in RUNS.values())
+
+    # every page re-rendered when the site was written by another renderer (or GE version): all bytes change
+    (site / SITE_FORMAT_FILE).write_text("great_expectations 0.18; report_docs 0")
+    build_data_docs(reports, runs, summary_href="index.html")
+    rendered = _pages(site)
+    assert rendered.keys() == first.keys() and all(rendered[p] != first[p] for p in first)
+
+    # a new run: its pages are rendered, the others carried byte for byte, and the index lists all four runs
+    runs["run-4"] = runs["run-3"]
+    build_data_docs(reports, runs, summary_href="index.html")
+    after = _pages(site)
+    new = {p for p in after if "/run-4/" in p}
+    assert len(new) == len(RUNS["run-3"]) and after.keys() - new == first.keys()
+    assert all(after[p] == rendered[p] for p in first)
+    index = (site / "index.html").read_text()
+    assert all(f"/{run}/" in index for run in runs)
+
+    # a run whose pages are not all there (a page removed) is rendered again, and only that run
+    missing = sorted(p for p in after if "/run-2/" in p)[0]
+    (site / missing).unlink()
+    build_data_docs(reports, runs, summary_href="index.html")
+    again = _pages(site)
+    assert again.keys() == after.keys()
+    assert {p for p in after if again[p] != after[p]} == {p for p in after if "/run-2/" in p}

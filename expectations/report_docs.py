@@ -103,8 +103,9 @@ def build_data_docs(report_dir: Path, runs: dict[str, list[dict[str, Any]]], sum
     report_dir = Path(report_dir)
     site = report_dir / SITE_DIR
     tmp = site.with_name(f".{site.name}.{uuid.uuid4().hex[:8]}.tmp")
+    fmt = site_format()
     try:
-        carried = _carried_pages(site, runs)
+        carried = _carried_pages(site, runs, fmt)
         for rel in carried:
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(site / rel, tmp / rel)
@@ -113,7 +114,7 @@ def build_data_docs(report_dir: Path, runs: dict[str, list[dict[str, Any]]], sum
         _rewrite_pages(
             tmp, summary_site_rel=os.path.relpath(report_dir / summary_href, site), skip=set(carried)
         )
-        (tmp / SITE_FORMAT_FILE).write_text(site_format())
+        (tmp / SITE_FORMAT_FILE).write_text(fmt)
         if site.exists():
             old = site.with_name(f".{site.name}.{uuid.uuid4().hex[:8]}.old")
             site.rename(old)
@@ -142,11 +143,11 @@ def _run_of(rel: Path) -> str:
     return rel.parts[-3]
 
 
-def _carried_pages(site: Path, runs: dict[str, list[dict[str, Any]]]) -> list[Path]:
+def _carried_pages(site: Path, runs: dict[str, list[dict[str, Any]]], fmt: str) -> list[Path]:
     """The validation pages (relative to the site) of every run in ``runs`` whose pages the current site holds
-    all of: one per stored GE result. None when the site is missing or of another format."""
+    all of: one per stored GE result. None when the site is missing or of another format than ``fmt``."""
     marker = site / SITE_FORMAT_FILE
-    if not marker.is_file() or marker.read_text() != site_format():
+    if not marker.is_file() or marker.read_text() != fmt:
         return []
     by_run: dict[str, list[Path]] = {}
     validations = site / "validations"

@@ -53,16 +53,20 @@ def assert_ok(result: subprocess.CompletedProcess) -> None:
         pytest.fail(f"dbt build failed:\n{detail}\n{result.stderr[-2000:]}")
 
 
-def loaded_demo_warehouse(work: Path, *, scale: float = SCALE, seed: int = 7, dirty: bool = False) -> Path:
-    """Demo data generated into work/landing and loaded into work/warehouse.duckdb (raw layer only)."""
-    generate(work / "landing", scale=scale, seed=seed, dirty=dirty)
-    warehouse = work / "warehouse.duckdb"
+def loaded_warehouse(landing: Path, warehouse: Path) -> Path:
+    """Every file of a landing zone loaded into a warehouse by the loader alone (raw layer only)."""
     con = connect(warehouse)
     try:
-        load_landing(con, work / "landing")
+        load_landing(con, landing)
     finally:
         con.close()
     return warehouse
+
+
+def loaded_demo_warehouse(work: Path, *, scale: float = SCALE, seed: int = 7, dirty: bool = False) -> Path:
+    """Demo data generated into work/landing and loaded into work/warehouse.duckdb (raw layer only)."""
+    generate(work / "landing", scale=scale, seed=seed, dirty=dirty)
+    return loaded_warehouse(work / "landing", work / "warehouse.duckdb")
 
 
 def built_demo_warehouse(work: Path, *dbt_args: str, scale: float = SCALE, seed: int = 7) -> Path:

@@ -17,15 +17,13 @@ import dagster as dg
 import duckdb
 
 from ingestion.demo.generator import generate
-from ingestion.loader import load_landing
 from ingestion.settings import Settings
-from ingestion.warehouse import connect
 from orchestration import changes
 from orchestration.runner import dagster_instance, run_pipeline
 from orchestration.selection import PART_OF_RUN_TAG, PHASE_TAG
 from tests.conftest import write
 from tests.reliability.support import marts_state
-from tests.warehouses import assert_ok, dbt_build
+from tests.warehouses import assert_ok, dbt_build, loaded_warehouse
 
 MRR_MARTS = {"fct_mrr_monthly", "fct_mrr_movements", "rpt_mrr_movements_monthly", "rpt_revenue_retention"}
 DELTA = "2026-01-01T000000_9{:03d}"  # sorts after every batch the generator writes
@@ -71,12 +69,7 @@ def assert_equals_a_full_run(settings: Settings, tmp_path: Path, name: str) -> d
     """The published marts equal those of a full rebuild of the landing zone (module docstring)."""
     fresh = tmp_path / f"full_{name}"
     fresh.mkdir()
-    warehouse = fresh / "warehouse.duckdb"
-    con = connect(warehouse)
-    try:
-        load_landing(con, settings.landing_dir)
-    finally:
-        con.close()
+    warehouse = loaded_warehouse(settings.landing_dir, fresh / "warehouse.duckdb")
     assert_ok(dbt_build(warehouse, fresh, "--exclude", "resource_type:test", "resource_type:unit_test"))
     got, want = marts_state(settings.marts), marts_state(warehouse)
     assert got.keys() == want.keys() and len(got) > 15

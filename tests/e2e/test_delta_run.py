@@ -65,7 +65,7 @@ def dbt_built(settings: Settings, run_id: str) -> set[str]:
     return {name for name, m in cached["models"].items() if m["status"] is not None}
 
 
-def assert_equals_a_full_run(settings: Settings, tmp_path: Path, name: str) -> dict[str, str]:
+def assert_equals_a_full_rebuild(settings: Settings, tmp_path: Path, name: str) -> dict[str, str]:
     """The published marts equal those of a full rebuild of the landing zone (module docstring)."""
     fresh = tmp_path / f"full_{name}"
     fresh.mkdir()
@@ -169,7 +169,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert changes.read_record(settings)["run_id"] == summary.run_id
     assert _as_of(settings.warehouse) == as_of
     _assert_report_credits_checks_to_their_run(settings, summary.run_id, first.run_id)
-    assert_equals_a_full_run(settings, tmp_path, "activity_old")
+    assert_equals_a_full_rebuild(settings, tmp_path, "activity_old")
 
     # 2. activity that moves the as-of date: every reader of it is rebuilt, MRR included
     moved = as_of + timedelta(days=3)
@@ -186,7 +186,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert "int_recurring_charges_normalized" in built
     assert phases_of(summary.run_id, home).count("dbt_staging") == 2
     assert _as_of(settings.warehouse) == moved
-    assert_equals_a_full_run(settings, tmp_path, "activity_new")
+    assert_equals_a_full_rebuild(settings, tmp_path, "activity_new")
 
     # 3. CRM records sent again, changed only in SystemModstamp: the staging views change, the intermediate
     # tables the marts read do not, so the marts over them are not rebuilt (and no published mart changes)
@@ -235,7 +235,7 @@ def test_delta_runs_build_their_share_and_equal_a_full_run(tmp_path):
     assert "int_activities_matched" in built
     assert ("fct_activities" in built) == ("int_activities_matched" not in _unchanged(summary.plan))
     assert not {"stg_activity__events", "stg_billing__invoices", "fct_mrr_monthly"} & built
-    published = assert_equals_a_full_run(settings, tmp_path, "opportunity")
+    published = assert_equals_a_full_rebuild(settings, tmp_path, "opportunity")
     assert published["fct_opportunities"] != before["fct_opportunities"]
 
     # 5. a re-delivery of known records under a new name adds no rows: nothing is built or published

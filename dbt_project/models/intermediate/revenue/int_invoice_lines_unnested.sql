@@ -1,6 +1,25 @@
 -- One row per Stripe invoice line, amounts in major units, the line's price resolved (expanded on the line,
 -- or looked up by id). Lines of either Stripe API shape (before or from 2025-03-31.basil) give the same row:
--- the moved fields are read by the stripe_* macros.
+-- the moved fields are read by the stripe_* macros. Every field of a line is read from one parse of it (json_reader).
+{%- set line = json_reader('line') %}
+{%- set line_fields -%}
+    {{ json_text(line, '$.id') }} as invoice_line_id,
+    invoice_id,
+    customer_id,
+    coalesce({{ stripe_line_subscription(line) }}, subscription_id) as subscription_id,
+    {{ stripe_line_subscription_item(line) }} as subscription_item_id,
+    {{ stripe_line_type(line) }} as line_type,
+    invoice_status,
+    invoice_created_at,
+    coalesce(upper({{ json_text(line, '$.currency') }}), invoice_currency) as currency,
+    {{ json_value_as(line, '$.amount', 'bigint') }} as amount_minor,
+    {{ epoch_to_utc(json_value_as(line, '$.period.start', 'bigint')) }} as period_start_at,
+    {{ epoch_to_utc(json_value_as(line, '$.period.end', 'bigint')) }} as period_end_at,
+    {{ stripe_price_parsed(line, 'line') }},
+    {{ stripe_line_proration(line) }} as is_proration,
+    {{ json_text(line, '$.description') }} as description
+{%- endset %}
+
 with invoices as (
     select * from {{ ref('stg_billing__invoices') }}
 ),
@@ -21,24 +40,15 @@ lines as (
     from invoices
 ),
 
+lines_read as (
+    select *{{ json_reader_list(line) }}
+    from lines
+),
+
 parsed as (
     select
-        {{ json_text('line', '$.id') }} as invoice_line_id,
-        invoice_id,
-        customer_id,
-        coalesce({{ stripe_line_subscription('line') }}, subscription_id) as subscription_id,
-        {{ stripe_line_subscription_item('line') }} as subscription_item_id,
-        {{ stripe_line_type('line') }} as line_type,
-        invoice_status,
-        invoice_created_at,
-        coalesce(upper({{ json_text('line', '$.currency') }}), invoice_currency) as currency,
-        {{ json_value_as('line', '$.amount', 'bigint') }} as amount_minor,
-        {{ epoch_to_utc(json_value_as('line', '$.period.start', 'bigint')) }} as period_start_at,
-        {{ epoch_to_utc(json_value_as('line', '$.period.end', 'bigint')) }} as period_end_at,
-        {{ stripe_price_parsed('line', 'line') }},
-        {{ stripe_line_proration('line') }} as is_proration,
-        {{ json_text('line', '$.description') }} as description
-    from lines
+        {{ line_fields | indent(4) }}
+    from lines_read
 ),
 
 final as (

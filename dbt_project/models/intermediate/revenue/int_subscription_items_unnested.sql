@@ -1,5 +1,14 @@
 -- One row per item of each subscription's current state, the item's price resolved (expanded on the item,
--- or looked up by id).
+-- or looked up by id). Every field of an item is read from one parse of it (json_reader).
+{%- set item = json_reader('item') %}
+{%- set item_fields -%}
+    {{ json_text(item, '$.id') }} as subscription_item_id,
+    subscription_id,
+    customer_id,
+    coalesce(upper({{ json_text(item, '$.price.currency') }}), subscription_currency) as currency,
+    {{ stripe_price_parsed(item, 'item') }}
+{%- endset %}
+
 with subscriptions as (
     select * from {{ ref('stg_billing__subscriptions') }}
 ),
@@ -17,14 +26,15 @@ items as (
     from subscriptions
 ),
 
+items_read as (
+    select *{{ json_reader_list(item) }}
+    from items
+),
+
 parsed as (
     select
-        {{ json_text('item', '$.id') }} as subscription_item_id,
-        subscription_id,
-        customer_id,
-        coalesce(upper({{ json_text('item', '$.price.currency') }}), subscription_currency) as currency,
-        {{ stripe_price_parsed('item', 'item') }}
-    from items
+        {{ item_fields | indent(4) }}
+    from items_read
 ),
 
 final as (

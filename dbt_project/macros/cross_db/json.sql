@@ -59,8 +59,10 @@
     model reading one column at dozens of paths (an invoice line: 33) spends most of its time parsing. On DuckDB,
     json_reader('line') is a handle that json_text, json_value_as and json_is_string take in place of the column:
     each read records its path and becomes an element of one list that json_reader_list extracts in a single
-    json_extract (the same values, as json_extract with a list of paths returns what each path would). Render the
-    reads first (a {% set %} block), then select json_reader_list(handle) beside the column in the CTE before them.
+    json_extract. Each element is the value at its path as json_extract(column, path) returns it, written anew: text,
+    numbers and booleans read the same, though json_type of a number can differ (-0 reads UBIGINT once written as 0);
+    json_is_string only asks whether it is a string. Render the reads first (a {% set %} block), then select
+    json_reader_list(handle) beside the column in the CTE before them.
     On every other target the handle is the column itself and json_reader_list adds nothing. -#}
 {% macro json_reader(column) -%}
     {{ return(adapter.dispatch('json_reader', 'salesdw')(column)) }}

@@ -145,7 +145,7 @@ def _run_of(rel: Path) -> str:
 
 def _carried_pages(site: Path, runs: dict[str, list[dict[str, Any]]], fmt: str) -> list[Path]:
     """The validation pages (relative to the site) of every run in ``runs`` whose pages the current site holds
-    all of: one per stored GE result. None when the site is missing or of another format than ``fmt``."""
+    all of: one per stored GE result. An empty list when the site is missing or of another format than ``fmt``."""
     marker = site / SITE_FORMAT_FILE
     if not marker.is_file() or marker.read_text() != fmt:
         return []

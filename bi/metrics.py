@@ -16,7 +16,9 @@ future quarter with zero bookings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 import tempfile
@@ -107,7 +109,6 @@ class MetricsClient:
 
     def __init__(self, marts: Path | None = None):
         from dbt.adapters.factory import get_adapter_by_type
-        from dbt.cli.main import dbtRunner
         from dbt_metricflow.cli.dbt_connectors.adapter_backed_client import AdapterBackedSqlClient
         from metricflow.engine.metricflow_engine import MetricFlowEngine
         from metricflow_semantics.model.dbt_manifest_parser import parse_manifest_from_dbt_generated_manifest
@@ -120,17 +121,10 @@ class MetricsClient:
         # Parse artifacts go to a private folder: dbt_project/target belongs to Dagster's manifest.
         self._work = tempfile.TemporaryDirectory(prefix="salesdw-metrics-")
         work = Path(self._work.name)
-        result = dbtRunner().invoke(
-            [
-                "parse", "--quiet", "--no-send-anonymous-usage-stats",
-                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(serving_profiles(self.marts, work)),
-                "--target", SERVING_TARGET,
-                "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-            ]
-        )  # fmt: skip
-        if not result.success:
+        parsed = self._parse(work)
+        if not parsed.success:
             raise MetricsError(
-                f"dbt parse of {DBT_PROJECT_DIR} for target {SERVING_TARGET} failed: {result.exception}"
+                f"dbt parse of {DBT_PROJECT_DIR} for target {SERVING_TARGET} failed: {parsed.exception}"
             )
         manifest = parse_manifest_from_dbt_generated_manifest(
             (work / "target" / "semantic_manifest.json").read_text()
@@ -140,6 +134,33 @@ class MetricsClient:
         self.lookup = SemanticManifestLookup(manifest)
         self.engine = MetricFlowEngine(semantic_manifest_lookup=self.lookup, sql_client=self.sql_client)
         self.metric_names = sorted(m.name for m in manifest.metrics)
+
+    def _parse(self, work: Path):
+        """`dbt parse` for the serving target into ``work``, from the state the last parse with this environment
+        and serving file saved (orchestration/defs/dbt/project.py): dbt then reads only what changed since, about
+        4 s of CPU less than a full parse. dbt checks the state itself: a stale one costs a full parse, never a
+        wrong manifest. The key holds the serving file's path, which dbt counts as part of the profile."""
+        from dbt.cli.main import dbtRunner
+
+        from orchestration.defs.dbt.project import ProjectDirs, keep_partial_parse, seed_partial_parse
+
+        dirs, target = ProjectDirs(), work / "target"
+        key = {**os.environ, "DBT_TARGET": SERVING_TARGET, "SALESDW_MARTS": str(self.marts)}
+        target.mkdir()
+        with contextlib.suppress(OSError):  # a read-only checkout: parse in full, as without the cache
+            seed_partial_parse(dirs, target, key)
+        result = dbtRunner().invoke(
+            [
+                "parse", "--quiet", "--no-send-anonymous-usage-stats",
+                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(serving_profiles(self.marts, work)),
+                "--target", SERVING_TARGET,
+                "--target-path", str(target), "--log-path", str(work / "logs"),
+            ]
+        )  # fmt: skip
+        if result.success:
+            with contextlib.suppress(OSError):
+                keep_partial_parse(dirs, target, key)
+        return result
 
     def close(self) -> None:
         """Release the serving file: dbt keeps one adapter and one DuckDB instance per process, which would

@@ -8,6 +8,7 @@ closed from OpportunityStage, amounts converted at the DatedConversionRate valid
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from statistics import mean
 
 import duckdb
@@ -477,4 +478,8 @@ def test_a_new_client_reads_the_file_as_published_now(bi_warehouse, tmp_path):
     replaced.replace(serving)  # as publish does: a new file renamed over the old one
     with MetricsClient(serving) as client:
         after = client.query("opportunities_created").rows[0][0]
+        dbt_log = (Path(client._work.name) / "logs" / "dbt.log").read_text()
     assert before > 7 and after == before - 7
+    # and it parsed from the state the first client's parse saved (MetricsClient._parse), not the whole project
+    assert "Unable to do partial parsing" not in dbt_log
+    assert "Partial parsing enabled, no changes found, skipping parsing" in dbt_log

@@ -11,11 +11,14 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-
-from dagster_dbt import DbtProject
+from typing import TYPE_CHECKING
 
 from ingestion.settings import DBT_PROJECT_DIR, PROJECT_ROOT, VARIABLES
+
+if TYPE_CHECKING:
+    from dagster_dbt import DbtProject
 
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 SOURCE_GLOBS = ("models/**/*", "macros/**/*", "tests/**/*", "snapshots/**/*", "seeds/**/*")
@@ -32,7 +35,18 @@ def parse_env() -> dict[str, str]:
 
 
 def salesdw_dbt_project() -> DbtProject:
+    from dagster_dbt import DbtProject
+
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+@dataclass(frozen=True)
+class ProjectDirs:
+    """The two folders of a DbtProject that the partial-parse cache below reads, for a process that runs dbt
+    without Dagster (bi/metrics.py): importing dagster-dbt would cost it more than the cache saves."""
+
+    project_dir: Path = DBT_PROJECT_DIR
+    target_path: Path = Path("target")
 
 
 def _source_files(project_dir: Path) -> list[Path]:
@@ -107,10 +121,19 @@ def step_target_path(
     """
     target = Path(project.project_dir) / project.target_path / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
-    cached = _partial_parse_cache(project) / f"{partial_parse_key(env, windowed)}.msgpack"
-    if cached.exists():
-        shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
+    seed_partial_parse(project, target, env, windowed)
     return target
+
+
+def seed_partial_parse(
+    project: DbtProject, target: Path, env: Mapping[str, str] | None = None, windowed: bool = False
+) -> None:
+    """Put into ``target`` the partial-parse state dbt saved last time it ran with this environment, if any."""
+    cached = _partial_parse_cache(project) / f"{partial_parse_key(env, windowed)}.msgpack"
+    try:
+        shutil.copyfile(cached, target / PARTIAL_PARSE_FILE)
+    except FileNotFoundError:  # none saved yet, or pruned by another process meanwhile: dbt parses in full
+        pass
 
 
 def keep_partial_parse(

@@ -42,6 +42,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+def location_settings() -> tuple[str, ...]:
+    """The settings that only say where salesdw keeps its files (their defaults are under data/): the landing
+    zone, the warehouse, the published marts, the report, the lake, the local Spark's home, the connectors'
+    spool. Moving one changes where the pipeline reads and writes, never what it computes."""
+    return tuple(name for name, (default, _) in VARIABLES.items() if default.startswith("data/"))
+
+
 def _path(value: str) -> Path:
     p = Path(value).expanduser()
     # Defaults are relative to the project; a value from the environment is relative to where you are.

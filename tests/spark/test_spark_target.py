@@ -3,32 +3,29 @@
 `salesdw run` with SALESDW_TARGET=spark on the session's Spark server (tests/spark/conftest.py) loads the
 scale-0.05 demo data through Dagster (raw and audit to Parquet in the lake, registered in Spark's catalog),
 builds every model with its data tests, unit tests and contracts on Spark, runs every gate there and publishes.
-A DuckDB build of the same data runs beside it. Then every BI mart is compared row for row (exact decimals,
-doubles and timestamps; the same column types, read back from Spark's Parquet and from Spark's catalog), the
-published set too, and the model gates the run applied on Spark must judge as the same suites judge DuckDB.
+The DuckDB build of the same data is the session's (`demo_build`, tests/conftest.py), which other tests read too.
+Then every BI mart is compared row for row (exact decimals, doubles and timestamps; the same column types, read
+back from Spark's Parquet and from Spark's catalog), the published set too, and the model gates the run applied
+on Spark must judge as the same suites judge DuckDB.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ingestion.demo.generator import generate
 from ingestion.targets import spark as sp
 from ingestion.warehouse import connect
 from tests.spark.compare import assert_marts_equal
 from tests.spark.helpers import (
     DBT_PROJECT_DIR,
     MODEL_SETTINGS,
-    SCALE,
     bi_marts,
-    dbt_build,
-    finished,
     fresh_catalog,
-    load,
     spark_marts,
 )
 
@@ -38,17 +35,16 @@ MODEL_LAYERS = ("staging", "intermediate", "marts")
 
 
 @pytest.fixture(scope="module")
-def spark_run(spark_server, tmp_path_factory: pytest.TempPathFactory):
-    """`salesdw run` with the Spark target on scale-0.05 demo data, and a DuckDB build of the same data."""
+def spark_run(spark_server, demo_build: Path, tmp_path_factory: pytest.TempPathFactory):
+    """`salesdw run` with the Spark target on the landing zone of the session's DuckDB build (scale-0.05 demo
+    data), which is the reference: read-only, as every reader of it."""
     from orchestration.runner import run_pipeline
 
     work = tmp_path_factory.mktemp("spark_target")
     settings = fresh_catalog(spark_server, work / "lake")
     landing = work / "landing"
-    generate(landing, scale=SCALE, seed=7)
-    reference = work / "duckdb_reference.duckdb"
-    load(landing, reference)
-    duck = dbt_build("dev", reference, work)  # beside the Spark run: they share nothing but the sources
+    shutil.copytree(demo_build / "landing", landing)  # the shared build stays as it is: the run gets a copy
+    reference = demo_build / "warehouse.duckdb"
     env = {
         "SALESDW_TARGET": "spark",
         "SALESDW_LANDING_DIR": str(landing),
@@ -76,18 +72,15 @@ def spark_run(spark_server, tmp_path_factory: pytest.TempPathFactory):
 
         run_settings = Settings.from_env()
         lines: list[str] = []
-        try:
-            # the server is running: the run uses it and leaves it running (Target.session)
-            summary = run_pipeline(run_settings, say=lines.append)
-            text = summary.render(run_settings) + "\n" + "\n".join(lines)
-            import dagster as dg
+        # the server is running: the run uses it and leaves it running (Target.session)
+        summary = run_pipeline(run_settings, say=lines.append)
+        text = summary.render(run_settings) + "\n" + "\n".join(lines)
+        import dagster as dg
 
-            run = dg.DagsterInstance.get().get_run_by_id(summary.run_id)
-        finally:
-            finished(duck, "DuckDB reference")
+        run = dg.DagsterInstance.get().get_run_by_id(summary.run_id)
         assert sp.local_server(settings).running(), "the run stopped the server it did not start"
         yield {"summary": summary, "text": text, "run": run, "settings": settings, "run_settings": run_settings,
-               "reference": reference, "work": work}  # fmt: skip
+               "reference": reference, "reference_target": demo_build / "target"}  # fmt: skip
 
 
 def test_salesdw_run_with_the_spark_target_runs_through_dagster(spark_run):
@@ -119,7 +112,7 @@ def test_salesdw_run_with_the_spark_target_runs_through_dagster(spark_run):
 
 def test_every_bi_mart_built_on_spark_equals_duckdb(spark_run):
     settings, reference = spark_run["settings"], spark_run["reference"]
-    marts = bi_marts(spark_run["work"] / "target_dev")
+    marts = bi_marts(spark_run["reference_target"])
     assert len(marts) >= 13, marts
     folders, types = spark_marts(settings, marts)
     compared = assert_marts_equal(reference, folders, types)
@@ -132,7 +125,7 @@ def test_published_set_is_this_runs_marts_and_duckdb_reads_it(spark_run):
     settings, reference, summary = spark_run["settings"], spark_run["reference"], spark_run["summary"]
     info = sp.published_info(settings.lake_dir)
     assert info["run_id"] == summary.run_id
-    marts = bi_marts(spark_run["work"] / "target_dev")
+    marts = bi_marts(spark_run["reference_target"])
     assert set(marts) <= set(info["tables"])
     folders = {m: Path(settings.lake_dir) / sp.PUBLISHED / info["version"] / m for m in marts}
     _, types = spark_marts(settings, marts)

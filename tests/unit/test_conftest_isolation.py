@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ingestion.settings import PROJECT_ROOT, VARIABLES
+from ingestion.settings import PROJECT_ROOT, location_settings
 
 
 def _path_settings() -> list[str]:
     """The settings whose default is a folder or file under data/ (the project's own state)."""
-    return sorted(name for name, (default, _) in VARIABLES.items() if default.startswith("data/"))
+    return sorted(location_settings())
 
 
 def test_every_path_setting_points_into_this_tests_tmp_path(tmp_path: Path):

@@ -69,3 +69,10 @@ def test_unit_tests_rerun_after_any_change_to_the_code_or_environment(tmp_path, 
     assert not passed()
     monkeypatch.setenv("SALESDW_FISCAL_YEAR_START_MONTH", "1")
     assert passed()
+
+    # where the files are is not what the logic does: another warehouse or landing zone keeps the record
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "elsewhere" / "warehouse.duckdb"))
+    monkeypatch.setenv("SALESDW_LANDING_DIR", str(tmp_path / "elsewhere" / "landing"))
+    assert passed()
+    monkeypatch.setenv("DBT_TARGET", "postgres")  # another target runs them again
+    assert not passed()

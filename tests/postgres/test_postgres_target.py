@@ -1,7 +1,8 @@
 """The Postgres target gives the same marts as DuckDB: replication, dbt on both targets, publish, BI role.
 
-One scale-0.05 demo dataset is loaded by the DuckDB loader, replicated into a real PostgreSQL server, and
-built by dbt on both targets (every model, data test, unit test and contract must pass on each). Then
+One scale-0.05 demo dataset is loaded by the DuckDB loader (the session's `demo_build`, which dbt built on
+DuckDB), replicated into a real PostgreSQL server and built there by dbt (every model, data test, unit test
+and contract must pass on each target). Then
 every BI-facing mart (`dbt_project/models/marts/**`) is compared row for row: same columns, matching
 types, the same multiset of rows with exact values (numeric vs decimal compared as numbers, timestamps in
 UTC; no tolerance, not even for DOUBLE ratios).
@@ -25,18 +26,17 @@ import pytest
 from psycopg2 import errors
 
 from expectations.suites_models import model_suites
-from ingestion.demo.generator import generate
 from ingestion.loader import load_landing
 from ingestion.targets import postgres as pg
 from ingestion.warehouse import connect
 from tests.pg_server import fresh_database, pg_dsn  # noqa: F401
+from tests.warehouses import copy_built
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
-SCALE = 0.05
 
 
 def dbt_build(target: str, warehouse: Path, work: Path, dsn: str | None = None) -> subprocess.Popen:
@@ -61,24 +61,21 @@ def finished(proc: subprocess.Popen, target: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str):  # noqa: F811
-    """(DuckDB warehouse path, Postgres warehouse DSN, dbt target dir) after building both targets."""
+def both(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, demo_build: Path):  # noqa: F811
+    """(DuckDB warehouse path, Postgres warehouse DSN, dbt target dir) after building both targets. The DuckDB
+    build is the session's (`demo_build`, tests/conftest.py: the same data, every model and test built), in a
+    copy of this module's; Postgres is built here from its raw layer."""
     work = tmp_path_factory.mktemp("pg_target")
-    generate(work / "landing", scale=SCALE, seed=7)
-    warehouse = work / "warehouse.duckdb"
+    warehouse = copy_built(demo_build, work)
     con = connect(warehouse)
     try:
-        load_landing(con, work / "landing")
         dsn = fresh_database(pg_dsn, "salesdw_equality")
         report = pg.replicate_raw(con, dsn)
         assert report.rows_copied > 20_000
     finally:
         con.close()
-    # The two builds share nothing but the project's sources: run them side by side.
-    duck, post = dbt_build("dev", warehouse, work), dbt_build("postgres", warehouse, work, dsn)
-    finished(duck, "dev")
-    finished(post, "postgres")
-    return warehouse, dsn, work / "target_dev"
+    finished(dbt_build("postgres", warehouse, work, dsn), "postgres")
+    return warehouse, dsn, demo_build / "target"
 
 
 def bi_marts(target_dir: Path) -> list[str]:

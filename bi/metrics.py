@@ -145,10 +145,10 @@ class MetricsClient:
         from orchestration.defs.dbt.project import ProjectDirs, keep_partial_parse, seed_partial_parse
 
         dirs, target = ProjectDirs(), work / "target"
-        key = {**os.environ, "DBT_TARGET": SERVING_TARGET, "SALESDW_MARTS": str(self.marts)}
+        kept_for = {**os.environ, "DBT_TARGET": SERVING_TARGET, "SALESDW_MARTS": str(self.marts)}
         target.mkdir()
         with contextlib.suppress(OSError):  # a read-only checkout: parse in full, as without the cache
-            seed_partial_parse(dirs, target, key)
+            seed_partial_parse(dirs, target, kept_for)
         result = dbtRunner().invoke(
             [
                 "parse", "--quiet", "--no-send-anonymous-usage-stats",
@@ -159,7 +159,7 @@ class MetricsClient:
         )  # fmt: skip
         if result.success:
             with contextlib.suppress(OSError):
-                keep_partial_parse(dirs, target, key)
+                keep_partial_parse(dirs, target, kept_for)
         return result
 
     def close(self) -> None:

@@ -193,12 +193,16 @@ def unit_tests_marker(
     that only locate files (ingestion.settings.location_settings): a warehouse or landing zone elsewhere runs
     the same logic on the same fixtures.
     """
-    env = os.environ if env is None else env
-    located_anywhere = {k: v for k, v in env.items() if k not in location_settings()}
+    env, locations = os.environ if env is None else env, set(location_settings())
+    located_anywhere = {k: v for k, v in env.items() if k not in locations}
     key = hashlib.sha256(
         f"{code_fingerprint(project)}|{partial_parse_key(located_anywhere)}|{selection}".encode()
     ).hexdigest()
-    return Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED / f"{step}-{key[:24]}"
+    return _unit_test_markers(project) / f"{step}-{key[:24]}"
+
+
+def _unit_test_markers(project: DbtProject) -> Path:
+    return Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED
 
 
 def mark_unit_tests_passed(marker: Path) -> None:
@@ -211,7 +215,7 @@ def mark_unit_tests_passed(marker: Path) -> None:
 def forget_unit_tests_passed(project: DbtProject) -> None:
     """Drop every record of passed unit tests: the next run's dbt steps run theirs (the benchmark's full run
     measures a first build)."""
-    shutil.rmtree(Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED, ignore_errors=True)
+    shutil.rmtree(_unit_test_markers(project), ignore_errors=True)
 
 
 STEP_TARGETS_KEEP = 24  # per-invocation target dirs kept for inspection (logs, compiled SQL, run_results)

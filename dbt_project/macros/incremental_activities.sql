@@ -100,12 +100,9 @@ crm_opportunities as (
     {%- elif ids | length > max_inline -%}
         {{ return(column ~ ' in (select ids.id from (' ~ ids_query ~ ') as ids(id))') }}
     {%- endif -%}
-    {%- set quoted = [] -%}
-    {%- for id in ids if id is not none -%}
-        {%- do quoted.append(string_literal(id)) -%}
-    {%- endfor -%}
-    {%- if not quoted -%}
+    {%- set present = ids | reject('none') | list -%}
+    {%- if not present -%}
         {{ return('false') }}
     {%- endif -%}
-    {{ return(column ~ ' in (' ~ quoted | join(', ') ~ ')') }}
+    {{ return(column ~ ' in (' ~ string_literals(present) ~ ')') }}
 {%- endmacro %}

@@ -285,6 +285,8 @@ def test_incremental_runs_equal_full_rebuilds(built: tuple[Path, Path], tmp_path
             # new events, one of them in the oldest month
             {**oldest, "id": "evt_h1_new_old_month"},
             {**events[plain[4]], "id": "evt_h1_new_2", "participant_emails": [other_contact_email]},
+            # an id that SQL must quote: the incremental models name the changed ids as literals (ids_in)
+            {**events[plain[4]], "id": "evt_h1_new_o'neil\\3"},
             # new versions: other participants, other CRM ids, soft delete
             bumped(second, participant_emails=["Nobody@Example.org", other_contact_email]),
             bumped(third, crm_account_id=None, crm_opportunity_id=opportunity_id),
@@ -318,12 +320,12 @@ def test_incremental_runs_equal_full_rebuilds(built: tuple[Path, Path], tmp_path
             == 0
         )
         assert one(f"SELECT count(*) FROM marts.fct_activities WHERE activity_id = '{fourth['id']}'") == 0
-        assert one("SELECT count(*) FROM marts.fct_activities WHERE activity_id LIKE 'evt_h1_new%'") == 2
+        assert one("SELECT count(*) FROM marts.fct_activities WHERE activity_id LIKE 'evt_h1_new%'") == 3
         assert (
             one(f"SELECT account_id FROM marts.fct_activities WHERE activity_id = '{third['id']}'")
             == old_account
         )
-        assert one("SELECT count(*) FROM marts.fct_activities") == n_events + 2 - 1
+        assert one("SELECT count(*) FROM marts.fct_activities") == n_events + 3 - 1
 
     # only the affected events were rewritten: a full rebuild would write every row again
     for table, (new_rows, size) in written.items():

@@ -79,7 +79,8 @@ def test_activity_models_incremental_run_equals_full_rebuild_on_spark(settings, 
         landing,
         batch,
         [
-            {**events[ids[0]], "id": "evt_spark_new"},
+            # an id Spark must escape twice over (a quote, a backslash): the changed ids are SQL literals (ids_in)
+            {**events[ids[0]], "id": "evt_spark_new_o'neil\\3"},
             activities.bumped(
                 events[ids[1]], participant_emails=[contacts[contact]["Email"]], crm_account_id=None
             ),

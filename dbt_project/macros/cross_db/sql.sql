@@ -11,13 +11,15 @@
 {% macro spark__cte_materialized() -%}
 {%- endmacro %}
 
-{#- A string literal for `value`. Spark reads backslash escapes in literals (DuckDB and Postgres do not). -#}
-{% macro string_literal(value) -%}
-    {{ return(adapter.dispatch('string_literal', 'salesdw')(value)) }}
+{#- String literals for `values`, comma-separated (`'a', 'b'`). Spark reads backslash escapes in literals (DuckDB and
+    Postgres do not). One dispatch and one pass of filters for the whole list: a macro call per value cost about
+    0.1 ms, 2 s for the 20,000 ids of a 1 % delta at scale 10 (ids_in). -#}
+{% macro string_literals(values) -%}
+    {{ return(adapter.dispatch('string_literals', 'salesdw')(values)) }}
 {%- endmacro %}
-{% macro default__string_literal(value) -%}
-    {{ return("'" ~ (value | replace("'", "''")) ~ "'") }}
+{% macro default__string_literals(values) -%}
+    {{ return("'" ~ (values | map('replace', "'", "''") | join("', '")) ~ "'") }}
 {%- endmacro %}
-{% macro spark__string_literal(value) -%}
-    {{ return("'" ~ (value | replace("\\", "\\\\") | replace("'", "\\'")) ~ "'") }}
+{% macro spark__string_literals(values) -%}
+    {{ return("'" ~ (values | map('replace', "\\", "\\\\") | map('replace', "'", "\\'") | join("', '")) ~ "'") }}
 {%- endmacro %}

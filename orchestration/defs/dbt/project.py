@@ -95,8 +95,13 @@ PARTIAL_PARSE_KEEP = 8  # environments kept (each test session has its own wareh
 _PARSE_ENV_PREFIXES = ("SALESDW_", "DBT_", "PG")
 
 
+def _target_root(project: DbtProject | ProjectDirs) -> Path:
+    """The project's target folder: the step folders, the partial-parse cache and the unit-test records."""
+    return Path(project.project_dir) / project.target_path
+
+
 def _partial_parse_cache(project: DbtProject) -> Path:
-    return Path(project.project_dir) / project.target_path / PARTIAL_PARSE_CACHE
+    return _target_root(project) / PARTIAL_PARSE_CACHE
 
 
 def partial_parse_key(env: Mapping[str, str] | None = None, windowed: bool = False) -> str:
@@ -119,7 +124,7 @@ def step_target_path(
     another SALESDW_WAREHOUSE (the benchmark, tests, a second warehouse) made dbt discard it and parse the
     whole project again in every step: 3-5 s of each of the three dbt steps of a run.
     """
-    target = Path(project.project_dir) / project.target_path / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target = _target_root(project) / f"{step}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
     target.mkdir(parents=True, exist_ok=True)
     seed_partial_parse(project, target, env, windowed)
     return target
@@ -202,7 +207,7 @@ def unit_tests_marker(
 
 
 def _unit_test_markers(project: DbtProject) -> Path:
-    return Path(project.project_dir) / project.target_path / UNIT_TESTS_PASSED
+    return _target_root(project) / UNIT_TESTS_PASSED
 
 
 def mark_unit_tests_passed(marker: Path) -> None:
@@ -229,7 +234,7 @@ def prune_step_targets(
     of every run, 5-10 MB each): without this they piled up to 1.6 GB in a day of test runs. A dir younger
     than ``min_age_seconds`` is kept whatever its rank: it may belong to a dbt step another process (a
     parallel test worker, a second Dagster run) is still writing or about to read back."""
-    root = Path(project.project_dir) / project.target_path
+    root = _target_root(project)
     dirs = [d for d in root.glob("dbt_*-*-*") if d.is_dir()]
     now = time.time()
     for old in sorted(dirs, key=_mtime)[:-keep] if keep else dirs:

@@ -440,7 +440,7 @@ def test_incremental_run_equals_full_rebuild_on_postgres(tmp_path: Path, pg_dsn:
         landing,
         batch,
         [
-            {**events[ids[0]], "id": "evt_h1_pg_new"},
+            {**events[ids[0]], "id": "evt_h1_pg_new_o'neil\\3"},  # an id SQL must quote (ids_in)
             bumped(events[ids[1]], participant_emails=[contacts[contact]["Email"]], crm_account_id=None),
             bumped(events[ids[2]], is_deleted=True),
         ],

@@ -23,3 +23,13 @@
 {% macro spark__string_literals(values) -%}
     {{ return("'" ~ (values | map('replace', "\\", "\\\\") | map('replace', "'", "\\'") | join("', '")) ~ "'") }}
 {%- endmacro %}
+
+{#- dbt's own `string_literal`, overridden for every target (a root project's `<adapter>__string_literal` wins dbt's
+    dispatch): dbt writes unit-test fixture values with it, and on Spark a fixture's backslashes (JSON escapes such
+    as \" or \u2013) must reach the table as written, which dbt-spark's own literal does not do. -#}
+{% macro default__string_literal(value) -%}
+    {{ return(default__string_literals([value])) }}
+{%- endmacro %}
+{% macro spark__string_literal(value) -%}
+    {{ return(spark__string_literals([value])) }}
+{%- endmacro %}

@@ -100,7 +100,7 @@ def _target_root(project: DbtProject | ProjectDirs) -> Path:
     return Path(project.project_dir) / project.target_path
 
 
-def _partial_parse_cache(project: DbtProject) -> Path:
+def _partial_parse_cache(project: DbtProject | ProjectDirs) -> Path:
     return _target_root(project) / PARTIAL_PARSE_CACHE
 
 
@@ -131,7 +131,10 @@ def step_target_path(
 
 
 def seed_partial_parse(
-    project: DbtProject, target: Path, env: Mapping[str, str] | None = None, windowed: bool = False
+    project: DbtProject | ProjectDirs,
+    target: Path,
+    env: Mapping[str, str] | None = None,
+    windowed: bool = False,
 ) -> None:
     """Put into ``target`` the partial-parse state dbt saved last time it ran with this environment, if any."""
     cached = _partial_parse_cache(project) / f"{partial_parse_key(env, windowed)}.msgpack"
@@ -142,7 +145,10 @@ def seed_partial_parse(
 
 
 def keep_partial_parse(
-    project: DbtProject, target: Path, env: Mapping[str, str] | None = None, windowed: bool = False
+    project: DbtProject | ProjectDirs,
+    target: Path,
+    env: Mapping[str, str] | None = None,
+    windowed: bool = False,
 ) -> None:
     """Save the partial-parse state dbt left in ``target`` for the next invocation in this environment.
 
@@ -206,7 +212,7 @@ def unit_tests_marker(
     return _unit_test_markers(project) / f"{step}-{key[:24]}"
 
 
-def _unit_test_markers(project: DbtProject) -> Path:
+def _unit_test_markers(project: DbtProject | ProjectDirs) -> Path:
     return _target_root(project) / UNIT_TESTS_PASSED
 
 
@@ -217,7 +223,7 @@ def mark_unit_tests_passed(marker: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def forget_unit_tests_passed(project: DbtProject) -> None:
+def forget_unit_tests_passed(project: DbtProject | ProjectDirs) -> None:
     """Drop every record of passed unit tests: the next run's dbt steps run theirs (the benchmark's full run
     measures a first build)."""
     shutil.rmtree(_unit_test_markers(project), ignore_errors=True)

@@ -15,7 +15,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 	@# Bytecode compiled once at install: with PYTHONDONTWRITEBYTECODE set (as on CI) every process would
 	@# otherwise compile each module it imports again (dagster + GE + dbt: 11 s -> 6 s of CPU per process).
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock -e .
+	@# Cache first: the lock pins every version, so what uv's cache holds is the file the index would send. Online,
+	@# uv revalidates every download, and where the index's answers do not validate (as on this project's machines)
+	@# it downloads and builds the pyspark sdist again on every install: +20 s, and +2.3 GB of cache each time, which
+	@# once filled CI's disk. The offline install succeeds only when the cache holds everything; else the online one
+	@# runs, and its errors are the ones shown.
+	$(BIN)/uv pip install --offline --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock -e . 2>/dev/null \
+	  || $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
 setup: $(STAMP) ## create .venv and install the locked dependencies

@@ -8,13 +8,16 @@ import time
 from pathlib import Path
 
 
-def pipeline(landing: Path, work: Path) -> dict:
+def pipeline(landing: Path, work: Path, first_build: bool = False) -> dict:
     """`orchestration.runner.run_pipeline` on `landing` into the warehouse under `work` (kept between
     calls, so a second call is the incremental run over whatever new batches landed meanwhile), deciding
-    between a full and a delta run as `salesdw run` does (orchestration/changes.py, orchestration/selection.py)."""
-    from ingestion.settings import Settings
+    between a full and a delta run as `salesdw run` does (orchestration/changes.py, orchestration/selection.py).
+    first_build: the dbt steps run their unit tests even if they passed before for this code and these settings."""
+    from ingestion.settings import Settings, TargetSettings
     from orchestration import changes
+    from orchestration.defs.dbt.assets import forget_steps_unit_tests
     from orchestration.runner import run_pipeline
+    from orchestration.targets import target_for
 
     settings = dataclasses.replace(
         Settings.from_env(),
@@ -24,6 +27,8 @@ def pipeline(landing: Path, work: Path) -> dict:
         report_dir=work / "reports",
         demo="0",
     )
+    if first_build:
+        forget_steps_unit_tests(settings, target_for(settings, TargetSettings.from_env()))
     t = time.perf_counter()
     found = changes.what_changed(settings)
     summary = run_pipeline(settings, say=lambda *_: None, home=work / "dagster", found=found)

@@ -98,11 +98,8 @@ def _stage(name: str, work: Path, scale: float, seed: int, delta: float) -> dict
     if name in ("e2e_full", "e2e_incremental"):
         from benchmarks.e2e import pipeline
 
-        if name == "e2e_full":  # a first build, whatever ran before on this code: its unit tests run
-            from orchestration.defs.dbt.project import ProjectDirs, forget_unit_tests_passed
-
-            forget_unit_tests_passed(ProjectDirs())
-        return pipeline(landing, work / "e2e")
+        # the full run is a first build, whatever ran before on this code: its unit tests run
+        return pipeline(landing, work / "e2e", first_build=name == "e2e_full")
     if name == "e2e_noop":
         from benchmarks.e2e import nothing_new
 

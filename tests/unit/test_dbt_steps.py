@@ -76,3 +76,32 @@ def test_unit_tests_rerun_after_any_change_to_the_code_or_environment(tmp_path, 
     assert passed()
     monkeypatch.setenv("DBT_TARGET", "postgres")  # another target runs them again
     assert not passed()
+
+
+def test_forgetting_passed_unit_tests_forgets_one_environment_only(tmp_path):
+    """The bench's full run forgets its own records; a test session's other processes, with other settings,
+    keep theirs (one of them asserts that its second run does not repeat its unit tests)."""
+    from types import SimpleNamespace
+
+    from orchestration.defs.dbt.project import (
+        forget_unit_tests_passed,
+        mark_unit_tests_passed,
+        unit_tests_marker,
+    )
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "dbt_project.yml").write_text("name: p\n")
+    project = SimpleNamespace(project_dir=tmp_path, target_path="target")
+    selections = {name: step.selection for name, step in DBT_STEPS.items()}
+    bench = {"SALESDW_DEMO": "0", "SALESDW_WAREHOUSE": str(tmp_path / "bench.duckdb")}
+    other = {"SALESDW_DEMO": "auto", "SALESDW_DEMO_SCALE": "0.05"}
+    for env in (bench, other):
+        for step, selection in selections.items():
+            mark_unit_tests_passed(unit_tests_marker(project, step, selection, env))
+    assert len(list((tmp_path / "target" / "unit_tests_passed").iterdir())) == 6
+
+    forget_unit_tests_passed(project, selections, {**bench, "SALESDW_WAREHOUSE": str(tmp_path / "elsewhere")})
+
+    for step, selection in selections.items():
+        assert not unit_tests_marker(project, step, selection, bench).exists()
+        assert unit_tests_marker(project, step, selection, other).exists()

@@ -11,6 +11,7 @@ from dagster_dbt import dbt_assets
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import (
     ensure_manifest,
+    forget_unit_tests_passed,
     keep_partial_parse,
     mark_unit_tests_passed,
     prune_step_targets,
@@ -35,6 +36,11 @@ class DbtStep:
     select: str
     exclude: str = ""
     partitioned: bool = False
+
+    @property
+    def selection(self) -> str:
+        """select and exclude as one string: what a record of the step's passed unit tests is for."""
+        return f"{self.select}|{self.exclude}"
 
 
 # The dbt graph is split where a gate stands: models downstream of a gated model inside one `dbt build`
@@ -76,6 +82,19 @@ def dbt_build_args(window: tuple[datetime, datetime] | None, unit_tests: bool = 
     return [*args, "--vars", json.dumps(window_vars)]
 
 
+def step_env(settings: Settings, target: Target) -> dict[str, str]:
+    """What a dbt step's subprocess sees: the process environment and dbt_env. It keys the step's partial-parse
+    state and the record of its passed unit tests."""
+    return {**os.environ, **dbt_env(settings, target)}
+
+
+def forget_steps_unit_tests(settings: Settings, target: Target) -> None:
+    """The next run with these settings and target runs every dbt step's unit tests; other settings' records
+    stay (project.forget_unit_tests_passed)."""
+    selections = {name: step.selection for name, step in DBT_STEPS.items()}
+    forget_unit_tests_passed(salesdw_dbt_project(), selections, step_env(settings, target))
+
+
 def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
     project = salesdw_dbt_project()
     manifest = ensure_manifest(project)
@@ -106,10 +125,10 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
         expected = len(context.selected_asset_keys)
         built = 0
         extra_env = dbt_env(settings, target)
-        env = {**os.environ, **extra_env}  # what dbt's subprocess sees: keys its partial-parse state
+        env = step_env(settings, target)
         windowed = window is not None  # its --vars: a partial-parse state of its own
         target_path = step_target_path(project, name, pipeline_run_id(context.run), env, windowed)
-        passed_marker = unit_tests_marker(project, name, f"{step.select}|{step.exclude}", env)
+        passed_marker = unit_tests_marker(project, name, step.selection, env)
         unit_tests = window is None and not passed_marker.exists()
         target.ensure_running()  # before dbt connects (Spark: a local Thrift Server)
         args = dbt_build_args(window, unit_tests)

@@ -223,10 +223,15 @@ def mark_unit_tests_passed(marker: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def forget_unit_tests_passed(project: DbtProject | ProjectDirs) -> None:
-    """Drop every record of passed unit tests: the next run's dbt steps run theirs (the benchmark's full run
-    measures a first build)."""
-    shutil.rmtree(_unit_test_markers(project), ignore_errors=True)
+def forget_unit_tests_passed(
+    project: DbtProject | ProjectDirs, selections: Mapping[str, str], env: Mapping[str, str]
+) -> None:
+    """Drop the records that unit tests passed for one environment (code and settings, keyed as in
+    unit_tests_marker), for each step -> selection: the next run with it runs them (the benchmark's full run
+    measures a first build). Other environments' records stay: the processes of a test session share the
+    project's target dir, and one process forgetting must not make another's run repeat its unit tests."""
+    for step, selection in selections.items():
+        unit_tests_marker(project, step, selection, env).unlink(missing_ok=True)
 
 
 STEP_TARGETS_KEEP = 24  # per-invocation target dirs kept for inspection (logs, compiled SQL, run_results)

@@ -24,12 +24,12 @@
     {{ return("'" ~ (values | map('replace', "\\", "\\\\") | map('replace', "'", "\\'") | join("', '")) ~ "'") }}
 {%- endmacro %}
 
-{#- dbt's own `string_literal`, overridden for every target (a root project's `<adapter>__string_literal` wins dbt's
-    dispatch): dbt writes unit-test fixture values with it, and on Spark a fixture's backslashes (JSON escapes such
-    as \" or \u2013) must reach the table as written, which dbt-spark's own literal does not do. -#}
-{% macro default__string_literal(value) -%}
-    {{ return(default__string_literals([value])) }}
-{%- endmacro %}
+{#- dbt's own `string_literal`, for Spark (a root project's `spark__string_literal` wins dbt's dispatch). dbt writes
+    unit-test fixture values with it, as string_literal(escape_single_quotes(value)), so on Spark the value arrives
+    with each quote already escaped as \' and its own backslashes as written. dbt-spark's literal keeps those
+    backslashes, and Spark would read a fixture's JSON escapes (\" or \u2013) as its own string escapes. Here each
+    backslash is doubled except the one dbt put before a quote (once dbt has escaped the value, a backslash of
+    its own is never directly before a quote). On the other targets dbt's literal is right as it is. -#}
 {% macro spark__string_literal(value) -%}
-    {{ return(spark__string_literals([value])) }}
+    {{ return("'" ~ (value.split("\\'") | map('replace', "\\", "\\\\") | join("\\'")) ~ "'") }}
 {%- endmacro %}

@@ -26,10 +26,10 @@
 
 {#- dbt's own `string_literal`, for Spark (a root project's `spark__string_literal` wins dbt's dispatch). dbt writes
     unit-test fixture values with it, as string_literal(escape_single_quotes(value)), so on Spark the value arrives
-    with each quote already escaped as \' and its own backslashes as written. dbt-spark's literal keeps those
-    backslashes, and Spark would read a fixture's JSON escapes (\" or \u2013) as its own string escapes. Here each
-    backslash is doubled except the one dbt put before a quote (once dbt has escaped the value, a backslash of
-    its own is never directly before a quote). On the other targets dbt's literal is right as it is. -#}
+    with each quote already escaped as \'. dbt-spark's literal keeps the value's own backslashes, and Spark would
+    read a fixture's JSON escapes (\" or \u2013) as its own string escapes. So this undoes dbt's escaping (exactly:
+    dbt put a backslash before every quote, and a backslash of the value's own is then never directly before one)
+    and writes the value with string_literals. On the other targets dbt's literal is right as it is. -#}
 {% macro spark__string_literal(value) -%}
-    {{ return("'" ~ (value.split("\\'") | map('replace', "\\", "\\\\") | join("\\'")) ~ "'") }}
+    {{ return(spark__string_literals([value | replace("\\'", "'")])) }}
 {%- endmacro %}

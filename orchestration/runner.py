@@ -117,6 +117,9 @@ def release_dead_runs(instance: dg.DagsterInstance, say=print) -> list[str]:
     return released
 
 
+REASON_CHARS = 300  # of a failed check's reason in the summary
+
+
 @dataclass
 class RunSummary:
     run_id: str
@@ -162,9 +165,23 @@ class RunSummary:
     def report_headline(self) -> str:
         return (self.verdict or {}).get("headline", "")
 
+    def _found(self, level: str) -> list[dict]:
+        return [f for f in (self.verdict or {}).get("findings", []) if f["level"] == level]
+
     def _findings(self, level: str) -> list[str]:
-        found = [f for f in (self.verdict or {}).get("findings", []) if f["level"] == level]
-        return [f["check"] + (f" ({f['count']:,})" if f.get("count") is not None else "") for f in found]
+        return [
+            f["check"] + (f" ({f['count']:,})" if f.get("count") is not None else "")
+            for f in self._found(level)
+        ]
+
+    def _reasons(self, level: str) -> list[str]:
+        """Each finding's sentence on one line, cut at REASON_CHARS (a dbt error can run to pages; the report
+        and dbt's log have it whole)."""
+        out = []
+        for f in self._found(level):
+            text = " ".join(f["text"].split())
+            out.append(text if len(text) <= REASON_CHARS else text[: REASON_CHARS - 1] + "…")
+        return out
 
     def recorded(self) -> dict:
         """What a later run with nothing new shows again (orchestration/changes.py)."""
@@ -203,7 +220,8 @@ class RunSummary:
                 "  (checks ran on what this run rebuilt; the others count with their last result, "
                 "which the report credits to the run that ran them)"
             )
-        lines += [f"  FAILED  {c}" for c in self.checks_failed]
+        for check, reason in zip(self.checks_failed, self._reasons("blocked"), strict=True):
+            lines += [f"  FAILED  {check}", f"          {reason}"]
         lines += [f"  warning {c}" for c in self.checks_warned]
         if self.refused:
             lines.append(f"refused files ({len(self.refused)}): fix and re-deliver them under a new name")

@@ -21,10 +21,12 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +50,16 @@ SERVER_START_TIMEOUT = 240  # seconds; a cold JVM plus a new Derby metastore tak
 APPEND_BY_LOAD_ID = {"audit.quarantine": "load_id"}  # raw tables: _load_id; the load log is copied whole
 PUBLISHED = "published"  # <lake>/published/<version>/<table>/*.parquet and <lake>/published/CURRENT.json
 KEEP_VERSIONS = 2  # the current published set and the previous one (a reader may still be on it)
+
+
+# Spark 4 ships without hive-llap-common (SPARK-51029), yet the Hive 2.3 `FunctionRegistry` it bundles instantiates
+# a UDTF whose class names `LlapSigner$Signable` from that jar. The registry loads the first time the server needs
+# Hive's functions: a Hive UDF, and some session closes (Hive's `SessionState.close` creates a new metastore handle
+# when the worker thread has none it may reuse). The close then fails, which dbt reports as "Unhandled error while
+# executing" a model it has just built, and Hive's one-time function registration stays "pending" for good, so a
+# later close waits on it forever. An empty interface of that name is all the registry needs; the local server
+# gets one on its class path (`hive_llap_shim`). A cluster's Thrift Server needs hive-llap-common on its own.
+LLAP_SIGNABLE = "org/apache/hadoop/hive/llap/security/LlapSigner$Signable"
 
 
 class SparkTargetError(RuntimeError):
@@ -79,6 +91,37 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _interface_class(name: str) -> bytes:
+    """The class file of an empty public interface `name` (JVM internal form, a/b/C), Java 8 format (JVMS 4.1)."""
+
+    def utf8(text: str) -> bytes:
+        raw = text.encode()
+        return b"\x01" + struct.pack(">H", len(raw)) + raw
+
+    def class_ref(index: int) -> bytes:
+        return b"\x07" + struct.pack(">H", index)
+
+    pool = [utf8(name), class_ref(1), utf8("java/lang/Object"), class_ref(3)]  # entries #1-#4
+    public_abstract_interface = 0x0001 | 0x0200 | 0x0400
+    return b"".join(
+        [
+            b"\xca\xfe\xba\xbe",
+            struct.pack(">HHH", 0, 52, len(pool) + 1),  # minor, major (Java 8), constant pool count
+            *pool,
+            struct.pack(">HHH", public_abstract_interface, 2, 4),  # flags, this class #2, super class #4
+            struct.pack(">HHHH", 0, 0, 0, 0),  # no interfaces, fields, methods, attributes
+        ]
+    )
+
+
+def hive_llap_shim(folder: Path) -> Path:
+    """A jar in `folder` holding the one hive-llap-common interface Spark 4's Thrift Server needs (see LLAP_SIGNABLE)."""
+    jar = folder / "hive-llap-signable.jar"
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr(f"{LLAP_SIGNABLE}.class", _interface_class(LLAP_SIGNABLE))
+    return jar
 
 
 class LocalSparkServer:
@@ -121,7 +164,7 @@ class LocalSparkServer:
                 return found
             return self._start()
 
-    def _command(self, port: int) -> list[str]:
+    def _command(self, port: int, class_path: Path) -> list[str]:
         home = self.home.resolve()
         conf = {
             "spark.sql.warehouse.dir": str(home / "warehouse"),
@@ -136,6 +179,7 @@ class LocalSparkServer:
             "spark.log.level": "WARN",  # INFO logs every statement and metastore call: gigabytes a day
             "spark.sql.adaptive.enabled": "true",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={home}",
+            "spark.driver.extraClassPath": str(class_path),
             **SESSION_CONF,
         }
         cmd = [
@@ -164,7 +208,7 @@ class LocalSparkServer:
         env.pop("SPARK_CONF_DIR", None)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                self._command(port),
+                self._command(port, hive_llap_shim(self.home.resolve())),
                 cwd=self.home,
                 env=env,
                 stdout=log,

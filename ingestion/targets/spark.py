@@ -15,6 +15,7 @@ alone holds the embedded Derby metastore (Derby admits one process).
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import re
@@ -117,10 +118,17 @@ def _interface_class(name: str) -> bytes:
 
 
 def hive_llap_shim(folder: Path) -> Path:
-    """A jar in `folder` holding the one hive-llap-common interface Spark 4's Thrift Server needs (see LLAP_SIGNABLE)."""
+    """A jar in `folder` holding the one hive-llap-common interface Spark 4's Thrift Server needs (see LLAP_SIGNABLE).
+
+    The same bytes every time (zip entry dated 1980-01-01), written only when they differ: a server that has
+    the jar open never sees it rewritten.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(f"{LLAP_SIGNABLE}.class"), _interface_class(LLAP_SIGNABLE))
     jar = folder / "hive-llap-signable.jar"
-    with zipfile.ZipFile(jar, "w") as archive:
-        archive.writestr(f"{LLAP_SIGNABLE}.class", _interface_class(LLAP_SIGNABLE))
+    if not jar.exists() or jar.read_bytes() != buffer.getvalue():
+        jar.write_bytes(buffer.getvalue())
     return jar
 
 

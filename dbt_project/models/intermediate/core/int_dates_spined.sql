@@ -1,43 +1,16 @@
--- The calendar: one row per day from the start of the fiscal year of the earliest data (opportunity, invoice, event or
--- subscription start) to the end of the fiscal year
+-- The calendar: one row per day from the start of the fiscal year of the earliest data (int_as_of_date's
+-- first_data_date: an opportunity or invoice created, an event, a subscription start) to the end of the fiscal year
 -- after the as-of date; fiscal attributes follow var fiscal_year_start_month. Published as dim_date; models that
 -- must not depend on a mart (the partitioned history marts, built in their own step) read it here.
--- A table, not a view: a dozen models read it, and as a view each of them re-derived it from the
--- deduplicating staging views (2-3 s a read at scale 10).
+-- A table, not a view: a dozen models read it. It reads no staging view: its bounds are int_as_of_date's row,
+-- so a delta that moves neither date does not rebuild it (orchestration/selection.py compares that row).
 {{ config(materialized='table') }}
 
-with opportunities as (
-    select * from {{ ref('stg_crm__opportunities') }}
-),
-
-invoices as (
-    select * from {{ ref('stg_billing__invoices') }}
-),
-
-events as (
-    select * from {{ ref('stg_activity__events') }}
-),
-
-subscriptions as (
-    select * from {{ ref('stg_billing__subscriptions') }}
-),
-
-first_dates as (
-    select min(cast(created_at as date)) as first_date from opportunities
-    union all
-    select min(cast(created_at as date)) from invoices
-    union all
-    select min(cast(occurred_at as date)) from events
-    union all
-    -- MRR months start at the earliest subscription start
-    select min(cast(started_at as date)) from subscriptions
-),
-
-bounds as (
+with bounds as (
     select
-        {{ fiscal_year_start('min(first_date)') }} as start_date,
+        {{ fiscal_year_start('first_data_date') }} as start_date,
         {{ fiscal_year_start(as_of_date()) }} as as_of_fiscal_year_start
-    from first_dates
+    from {{ ref('int_as_of_date') }}
 ),
 
 spine as (

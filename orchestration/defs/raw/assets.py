@@ -11,6 +11,7 @@ import dagster as dg
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.loader import Loader
+from ingestion.warehouse import current_rows_sql
 from orchestration.defs.resources import WRITER_POOL, WarehouseResource, takes_turns
 from orchestration.targets import Target
 
@@ -48,7 +49,7 @@ def _build(obj: SourceObject) -> dg.AssetsDefinition:
 
         with duckdb.connect() as con:
             result = Loader(con, duckdb.landing, run_id=context.run.run_id).load_object(obj, on_file=progress)
-            total_rows = con.execute(f'SELECT count(*) FROM raw."{obj.table}__current"').fetchone()[0]
+            total_rows = con.execute(current_rows_sql(obj)).fetchone()[0]
             replicated = _hand_to_target(context, target, con, obj)
         for fr in result.refused:
             context.log.error(f"refused {fr.message}")

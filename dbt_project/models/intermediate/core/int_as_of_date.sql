@@ -3,8 +3,8 @@
 -- dbt happens to run. first_data_date: the earliest (an opportunity or invoice created, an engagement event, a
 -- subscription start), where the calendar (int_dates_spined) begins.
 -- A table, not a view: a dozen models read it, and as a view each of them re-derived it from the
--- deduplicating staging views (2-3 s a read at scale 10). Both dates come from one read of each view: the
--- calendar read them a second time (1.5 s a run at scale 10).
+-- deduplicating staging views (2-3 s a read at scale 10). One read of each view gives both dates, so the
+-- calendar reads no view itself.
 {{ config(materialized='table') }}
 
 with opportunities as (

@@ -32,8 +32,8 @@ quarters as (
     group by fiscal_quarter
 ),
 
--- The snapshot of the days the quarters open and close on, and only those: two of 90-odd days a quarter, where the
--- whole snapshot (11 M rows at scale 10) was read and held for two joins.
+-- The snapshot of the days the quarters open and close on, and only those: two of 90-odd days a quarter. The two
+-- joins below would otherwise read and hold the whole snapshot (11 M rows at scale 10).
 snapshots as (
     select
         snapshot_date,

@@ -7,14 +7,18 @@ import json
 import shutil
 
 import dagster as dg
+import duckdb
 import pytest
 
-from ingestion.settings import PROJECT_ROOT, Settings
+from ingestion.settings import PROJECT_ROOT, Settings, TargetSettings
 from orchestration import changes
 from orchestration.defs.automation.schedules import hourly_incremental_load, nightly_full_rebuild
 from orchestration.defs.automation.sensors import landing_zone_files
+from orchestration.defs.dbt.assets import step_env
+from orchestration.defs.dbt.project import logic_fingerprint, salesdw_dbt_project
 from orchestration.defs.resources import warehouse_from_settings
 from orchestration.runner import dagster_instance, run_pipeline
+from orchestration.targets import target_for
 from salesdw_cli import main
 from tests.conftest import write
 
@@ -44,6 +48,16 @@ def test_a_run_with_nothing_new_builds_nothing_and_leaves_the_published_file(tmp
     first = run_pipeline(settings, say=lambda *_: None)
     assert first.exit_code == 0, first.render(settings)
     assert changes.read_record(settings)["run_id"] == first.run_id
+    # each incremental model records the code and settings it was built with (dbt_project/macros/model_logic.sql)
+    logic = logic_fingerprint(
+        salesdw_dbt_project(), step_env(settings, target_for(settings, TargetSettings.from_env()))
+    )
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        records = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'dbt_state' and table_name like '%__logic'"
+        ).fetchall()
+        assert {con.execute(f"select logic from dbt_state.{t}").fetchone()[0] for (t,) in records} == {logic}
+    assert len(records) == 6  # every incremental model of the project
 
     instance = dagster_instance()
     runs_before = len(instance.get_runs())

@@ -10,9 +10,11 @@ from dagster_dbt import dbt_assets
 
 from ingestion.settings import Settings
 from orchestration.defs.dbt.project import (
+    LOGIC_ENV,
     ensure_manifest,
     forget_unit_tests_passed,
     keep_partial_parse,
+    logic_fingerprint,
     mark_unit_tests_passed,
     prune_step_targets,
     salesdw_dbt_project,
@@ -124,8 +126,8 @@ def build_dbt_assets(name: str, step: DbtStep) -> dg.AssetsDefinition:
             window = (tw.start, tw.end)
         expected = len(context.selected_asset_keys)
         built = 0
-        extra_env = dbt_env(settings, target)
         env = step_env(settings, target)
+        extra_env = {**dbt_env(settings, target), LOGIC_ENV: logic_fingerprint(project, env)}
         windowed = window is not None  # its --vars: a partial-parse state of its own
         target_path = step_target_path(project, name, pipeline_run_id(context.run), env, windowed)
         passed_marker = unit_tests_marker(project, name, step.selection, env)

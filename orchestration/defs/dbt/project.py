@@ -204,12 +204,34 @@ def unit_tests_marker(
     that only locate files (ingestion.settings.location_settings): a warehouse or landing zone elsewhere runs
     the same logic on the same fixtures.
     """
-    env, locations = os.environ if env is None else env, set(location_settings())
-    located_anywhere = {k: v for k, v in env.items() if k not in locations}
     key = hashlib.sha256(
-        f"{code_fingerprint(project)}|{partial_parse_key(located_anywhere)}|{selection}".encode()
+        f"{code_fingerprint(project)}|{partial_parse_key(_located_anywhere(env))}|{selection}".encode()
     ).hexdigest()
     return _unit_test_markers(project) / f"{step}-{key[:24]}"
+
+
+def _located_anywhere(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment without the settings that only locate files (ingestion.settings.location_settings)."""
+    env, locations = os.environ if env is None else env, set(location_settings())
+    return {k: v for k, v in env.items() if k not in locations}
+
+
+# The raw layer's code: the loader's typing and the latest-version views every staging model reads.
+RAW_LAYER_CODE = ("ingestion/*.py", "ingestion/targets/*.py")
+LOGIC_ENV = "SALESDW_DBT_LOGIC"  # how a dbt step hands logic_fingerprint to dbt (macros/model_logic.sql)
+
+
+def logic_fingerprint(project: DbtProject, env: Mapping[str, str] | None = None) -> str:
+    """What an incremental model's rows are computed with besides the data: the dbt project (code_fingerprint),
+    the raw layer's code and the settings, those that only locate files aside (as unit_tests_marker keys them).
+    An incremental model whose rows were computed with another one is rebuilt from scratch
+    (macros/model_logic.sql), because an incremental build rewrites only what new data touched."""
+    digest = hashlib.sha256(
+        f"{code_fingerprint(project)}|{partial_parse_key(_located_anywhere(env))}".encode()
+    )
+    for path in sorted(p for pattern in RAW_LAYER_CODE for p in PROJECT_ROOT.glob(pattern)):
+        digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
 
 
 def _unit_test_markers(project: DbtProject | ProjectDirs) -> Path:

@@ -13,7 +13,7 @@ A run has work to do when any of these holds (each gives a reason, `Changes.reas
 - there is no record of a successful run: the last one failed, was interrupted or never happened. The
   record is removed when a run starts and written only when it ends successfully.
 
-The record and a cache of landing-file hashes (by size and mtime, as the sensor's cursor was) live in the
+The record and a cache of landing-file hashes (by size, mtime and ctime) live in the
 report folder as JSON; the warehouse is only ever opened read-only here.
 """
 
@@ -112,8 +112,16 @@ def fingerprint(settings: Settings, env: dict[str, str] | None = None, root: Pat
 
 
 # -- the landing zone against the load log --------------------------------------------------------------
+def _stamp(st: os.stat_result) -> list[int]:
+    """What says a file may have changed without reading it: size, mtime and ctime. The mtime alone can be set back
+    (`cp -p`, `rsync -t`, `touch -r`, an archive unpacked): a file replaced by other bytes of the same size with
+    the old mtime would pass for the old one. The ctime changes with every write or replacement, and no tool sets
+    it back."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
 def _hashes(landing: Path, paths: list[Path], cache: dict[str, list]) -> tuple[dict[Path, str | None], dict]:
-    """sha256 of each file, reused from the cache while its size and mtime are unchanged; None: unreadable."""
+    """sha256 of each file, reused from the cache while its stamp is unchanged; None: unreadable."""
     out: dict[Path, str | None] = {}
     todo: list[Path] = []
     fresh: dict[str, list] = {}
@@ -125,10 +133,10 @@ def _hashes(landing: Path, paths: list[Path], cache: dict[str, list]) -> tuple[d
         except OSError:
             out[p] = None
             continue
-        stats[p] = (rel, st.st_size, st.st_mtime_ns)
+        stats[p] = (rel, _stamp(st))
         hit = cache.get(rel)
-        if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
-            out[p] = hit[2]
+        if hit and hit[:-1] == stats[p][1]:
+            out[p] = hit[-1]
             fresh[rel] = hit
         else:
             todo.append(p)
@@ -143,8 +151,8 @@ def _hashes(landing: Path, paths: list[Path], cache: dict[str, list]) -> tuple[d
         for p, digest in zip(todo, pool.map(sha, todo), strict=True):
             out[p] = digest
             if digest is not None:
-                rel, size, mtime = stats[p]
-                fresh[rel] = [size, mtime, digest]
+                rel, stamp = stats[p]
+                fresh[rel] = [*stamp, digest]
     return out, fresh
 
 
@@ -244,7 +252,7 @@ def _marts_stamp(marts: Path) -> list[int] | None:
         st = marts.stat()
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
+    return _stamp(st)
 
 
 def record_success(

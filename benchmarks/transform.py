@@ -46,7 +46,12 @@ def dbt_overhead(warehouse: Path, target: Path) -> dict:
 def dbt_models(warehouse: Path, target: Path) -> dict:
     """`dbt run`: every model, no data tests (the floor does not test either)."""
     secs = dbt(["run", "--quiet"], warehouse, target)
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    # the models only: dbt_project.yml's on-run-start hook is a result too
+    results = [
+        r
+        for r in json.loads((target / "run_results.json").read_text())["results"]
+        if r["unique_id"].startswith("model.")
+    ]
     by_model = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 3) for r in results}
     return {"seconds": secs, "models": len(results), "seconds_by_model": by_model}
 

@@ -36,18 +36,23 @@
     {%- if not model_logic_checked() -%}
         {{ return(false) }}
     {%- endif -%}
-    {%- set record = model_logic_relation() -%}
-    {%- if not adapter.dispatch('relation_exists', 'salesdw')(record) -%}
-        {{ return(true) }}
+    {#- dbt asks several times a model (is_incremental() in its SQL and hooks, then the materialisation), and the
+        answer holds for the whole invocation: it is kept in `graph`, the one dict every node of it shares -#}
+    {%- set answers = graph.setdefault('salesdw_model_logic_changed', {}) -%}
+    {%- if this.identifier not in answers -%}
+        {%- set record = model_logic_relation() -%}
+        {%- set held = run_query('select logic from ' ~ record).columns[0].values() | list
+            if adapter.dispatch('relation_exists', 'salesdw')(record) else [] -%}
+        {%- do answers.update({this.identifier: held != [env_var('SALESDW_DBT_LOGIC')]}) -%}
     {%- endif -%}
-    {%- set held = run_query('select logic from ' ~ record).columns[0].values() -%}
-    {{ return(held | list != [env_var('SALESDW_DBT_LOGIC')]) }}
+    {{ return(answers[this.identifier]) }}
 {%- endmacro %}
 
 {#- Post-hook of every model (dbt_project.yml): records the fingerprint of an incremental model built with one and
-    without a partition window, and renders no statement (dbt skips an empty hook). -#}
+    without a partition window, unless the record holds it already, and renders no statement (dbt skips an empty
+    hook). -#}
 {% macro record_model_logic() -%}
-    {%- if model_logic_checked() -%}
+    {%- if model_logic_checked() and model_logic_changed() -%}
         {%- set record = model_logic_relation() -%}
         {%- do run_query('drop table if exists ' ~ record) -%}
         {%- do run_query('create table ' ~ record ~ ' as select cast(' ~ string_literals([env_var('SALESDW_DBT_LOGIC')])

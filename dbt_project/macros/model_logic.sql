@@ -52,7 +52,7 @@
     without a partition window, unless the record holds it already, and renders no statement (dbt skips an empty
     hook). -#}
 {% macro record_model_logic() -%}
-    {%- if model_logic_checked() and model_logic_changed() -%}
+    {%- if model_logic_changed() -%}
         {%- set record = model_logic_relation() -%}
         {%- do run_query('drop table if exists ' ~ record) -%}
         {%- do run_query('create table ' ~ record ~ ' as select cast(' ~ string_literals([env_var('SALESDW_DBT_LOGIC')])

@@ -54,7 +54,7 @@ def test_a_run_with_nothing_new_builds_nothing_and_leaves_the_published_file(tmp
     )
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         records = con.execute(
-            "select table_name from information_schema.tables where table_schema = 'dbt_state' and table_name like '%__logic'"
+            "select table_name from information_schema.tables where table_schema = 'dbt_state' and table_name like '%\\_\\_logic' escape '\\'"
         ).fetchall()
         assert {con.execute(f"select logic from dbt_state.{t}").fetchone()[0] for (t,) in records} == {logic}
     assert len(records) == 6  # every incremental model of the project

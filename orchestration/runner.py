@@ -363,6 +363,9 @@ def run_pipeline(
     plan = _plan(found, target, generated)
     say(plan.headline())
     changes.forget_record(settings)
+    from orchestration.defs.dbt import warm
+
+    warm.warm_up()  # dbt's imports (orchestration/defs/dbt/warm.py) run while the loads go on
 
     from orchestration.definitions import build_definitions
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import stat
+import subprocess
 import sys
 from functools import cached_property
 from pathlib import Path
 
+import dagster_dbt.core.dbt_cli_invocation as dagster_dbt_invocation
 import dagster_dbt.core.resource as dagster_dbt_resource
 from dagster_dbt import DbtCliResource
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from orchestration.defs.dbt import resource as salesdw_resource
+from orchestration.defs.dbt import warm
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, ensure_manifest, salesdw_dbt_project
 
 VERSION = importlib.metadata.version("dagster-dbt")
 
@@ -79,3 +83,40 @@ def test_the_env_given_to_cli_reaches_dbts_subprocess_and_nothing_else_changes(t
     # the next call without env adds nothing
     resource.cli(["--version"], raise_on_error=False).process.wait(timeout=60)
     assert "SALESDW_PROBE" not in dict(eval(out.read_text()))  # noqa: S307
+
+
+def test_run_still_starts_dbt_through_the_modules_subprocess_popen_with_stderr_merged():
+    """warm.popen stands in for the Popen of dagster_dbt.core.dbt_cli_invocation's `subprocess` (resource.py)."""
+    source = inspect.getsource(DbtCliInvocation.run)
+    assert "subprocess.Popen(" in source, _changed(
+        "dagster_dbt.core.dbt_cli_invocation.subprocess",
+        "DbtCliInvocation.run no longer calls subprocess.Popen",
+    )
+    for kwarg in ("stdout=subprocess.PIPE", "stderr=subprocess.STDOUT", "env=env", "cwd=project_dir"):
+        assert kwarg in source, _changed("DbtCliInvocation.run", f"it no longer starts dbt with {kwarg}")
+    assert dagster_dbt_invocation.subprocess is salesdw_resource.SUBPROCESS_WITH_FORKED_DBT
+    assert dagster_dbt_invocation.subprocess.Popen is warm.popen
+    assert dagster_dbt_invocation.subprocess.PIPE == subprocess.PIPE  # the rest is the real module's
+
+
+def test_a_dbt_step_through_dagster_dbt_is_forked(tmp_path, monkeypatch):
+    """End to end through dagster-dbt: `dbt ls` started by SalesdwDbtCliResource.cli runs in a forked child."""
+    monkeypatch.setattr(warm, "_zygote", None)
+    monkeypatch.setattr(warm, "_disabled", False)
+    project = salesdw_dbt_project()
+    ensure_manifest(project)
+    resource = salesdw_resource.SalesdwDbtCliResource(
+        project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=DBT_EXECUTABLE
+    )
+    invocation = resource.cli(
+        ["ls", "--select", "stg_crm__users", "--quiet"],
+        target_path=tmp_path / "target",
+        env={"SALESDW_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        raise_on_error=False,
+    )
+    try:
+        assert isinstance(invocation.process, warm.ForkedDbt)
+        lines = [str(line) for line in invocation.stream_raw_events()]
+        assert invocation.wait().is_successful(), lines
+    finally:
+        warm._zygote.close()

@@ -1,0 +1,160 @@
+"""dbt forked from the zygote (orchestration/defs/dbt/warm.py) behaves as the `dbt` command line does.
+
+Each case runs the same command both ways, through `subprocess.Popen` of this environment's `dbt` (the
+reference) and through `warm.popen`, and compares exit code, output and what is left on disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.defs.dbt import warm
+from orchestration.defs.dbt.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
+WAYS = ("command line", "forked")
+
+
+@pytest.fixture
+def fresh_zygote(monkeypatch):
+    """This test's own zygote, started from the test's environment, let go afterwards."""
+    monkeypatch.setattr(warm, "_zygote", None)
+    monkeypatch.setattr(warm, "_disabled", False)
+    yield
+    if warm._zygote is not None:
+        warm._zygote.close()
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Path:
+    """Target and log folders, and a warehouse path, kept across this module's tests: dbt then parses the
+    project once each way, not once a test."""
+    return tmp_path_factory.mktemp("warm_dbt")
+
+
+def _env(warehouse: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SALESDW_WAREHOUSE"}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    if warehouse is not None:
+        env["SALESDW_WAREHOUSE"] = str(warehouse)
+    return env
+
+
+def _start(way: str, args: list[str], env: dict[str, str], tmp: Path):
+    """`dbt args` started one way, with its own target and log folders (the project's are shared)."""
+    command = [
+        DBT_EXECUTABLE,
+        *args,
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(tmp / f"target-{way}"),
+        "--log-path",
+        str(tmp / f"logs-{way}"),
+    ]
+    start = subprocess.Popen if way == "command line" else warm.popen
+    return start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=DBT_PROJECT_DIR)
+
+
+def _run(way: str, args: list[str], env: dict[str, str], tmp: Path) -> tuple[int, str]:
+    process = _start(way, args, env, tmp)
+    if way == "forked":
+        assert isinstance(process, warm.ForkedDbt)
+    with process.stdout:
+        out = process.stdout.read().decode()
+    return process.wait(timeout=300), out
+
+
+def _both(args: list[str], env: dict[str, str], tmp: Path) -> dict[str, tuple[int, str]]:
+    return {way: _run(way, args, env, tmp) for way in WAYS}
+
+
+def _nodes(out: str) -> list[str]:
+    return sorted(line for line in out.splitlines() if line.startswith("salesdw."))
+
+
+def test_listing_gives_the_same_nodes(fresh_zygote, shared):
+    got = _both(["ls", "--select", "stg_crm__users+1", "--quiet"], _env(shared / "w.duckdb"), shared)
+    (cli_code, cli_out), (forked_code, forked_out) = got["command line"], got["forked"]
+    assert cli_code == forked_code == 0
+    assert len(_nodes(cli_out)) > 3
+    assert _nodes(forked_out) == _nodes(cli_out)
+
+
+def test_a_usage_error_exits_2_and_names_the_option(fresh_zygote, tmp_path):
+    got = _both(["ls", "--no-such-option-here"], _env(tmp_path / "w.duckdb"), tmp_path)
+    for way, (code, out) in got.items():
+        assert code == 2, (way, out)
+        assert "--no-such-option-here" in out, (way, out)
+
+
+def test_a_selection_that_matches_nothing_exits_0(fresh_zygote, shared):
+    got = _both(["build", "--select", "no_model_has_this_name"], _env(shared / "w.duckdb"), shared)
+    assert [code for code, _ in got.values()] == [0, 0], got
+
+
+def test_a_failing_model_exits_1_and_the_warehouse_is_closed_and_free(fresh_zygote, tmp_path):
+    """An empty warehouse has no raw tables: the model fails. dbt-duckdb closes the warehouse in an exit
+    handler, so no write-ahead log is left; and when wait() returns, the process holding the lock is gone."""
+    for way in WAYS:
+        warehouse = tmp_path / way / "w.duckdb"
+        warehouse.parent.mkdir()
+        code, out = _run(way, ["run", "--select", "stg_crm__users"], _env(warehouse), tmp_path)
+        assert code == 1, (way, out)
+        assert warehouse.exists()
+        assert not Path(f"{warehouse}.wal").exists(), way
+        duckdb.connect(str(warehouse)).close()  # for writing: fails while another process holds the file
+
+
+def test_the_command_gets_its_own_environment_not_the_zygotes(fresh_zygote, shared, tmp_path, monkeypatch):
+    """profiles.yml reads SALESDW_WAREHOUSE. The zygote starts while it is set; a command given an environment
+    without it must fail as the command line does, naming the variable."""
+    monkeypatch.setenv("SALESDW_WAREHOUSE", str(tmp_path / "zygote.duckdb"))
+    warm.warm_up()
+    listed = _both(["ls", "--select", "stg_crm__users", "--quiet"], _env(shared / "w.duckdb"), shared)
+    assert [code for code, _ in listed.values()] == [0, 0], listed
+
+    monkeypatch.delenv("SALESDW_WAREHOUSE")
+    missing = _both(["ls", "--select", "stg_crm__users", "--quiet"], _env(None), tmp_path)
+    for way, (code, out) in missing.items():
+        assert code != 0, (way, out)
+        assert "SALESDW_WAREHOUSE" in out, (way, out)
+    assert missing["forked"][0] == missing["command line"][0]
+
+
+@pytest.mark.parametrize(("method", "code"), [("terminate", -signal.SIGTERM), ("kill", -signal.SIGKILL)])
+def test_a_signal_ends_it_as_popen_reports(fresh_zygote, tmp_path, method, code):
+    warm.warm_up()
+    for way in WAYS:
+        process = _start(way, ["ls"], _env(tmp_path / "w.duckdb"), tmp_path)
+        getattr(process, method)()
+        process.stdout.close()
+        assert process.wait(timeout=60) == code, way
+        assert process.poll() == code
+
+
+def test_anything_but_this_environments_dbt_starts_as_a_subprocess(fresh_zygote, tmp_path):
+    process = warm.popen(
+        [sys.executable, "-c", "print('stand-in')"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    assert isinstance(process, subprocess.Popen)
+    assert process.communicate()[0].strip() == b"stand-in"
+    assert warm._zygote is None  # no zygote was started for it
+
+
+def test_dbt_starts_as_a_subprocess_when_the_zygote_cannot_start(fresh_zygote, shared, monkeypatch):
+    """A zygote that ends without answering (here: its module cannot be found) leaves dbt to start as before."""
+    monkeypatch.setattr(warm, "__name__", "no.such.module")
+    process = _start(
+        "forked", ["ls", "--select", "stg_crm__users", "--quiet"], _env(shared / "w.duckdb"), shared
+    )
+    assert isinstance(process, subprocess.Popen)
+    with process.stdout:
+        assert "stg_crm__users" in process.stdout.read().decode()
+    assert process.wait(timeout=300) == 0
+    assert warm._disabled

@@ -83,7 +83,7 @@ def test_listing_gives_the_same_nodes(fresh_zygote, shared):
     (cli_code, cli_out), (forked_code, forked_out) = got["command line"], got["forked"]
     assert cli_code == forked_code == 0
     assert len(_nodes(cli_out)) > 3
-    assert _nodes(forked_out) == _nodes(cli_out)
+    assert sorted(forked_out.splitlines()) == sorted(cli_out.splitlines())  # nothing more, nothing less
 
 
 def test_a_usage_error_exits_2_and_names_the_option(fresh_zygote, tmp_path):
@@ -100,15 +100,24 @@ def test_a_selection_that_matches_nothing_exits_0(fresh_zygote, shared):
 
 def test_a_failing_model_exits_1_and_the_warehouse_is_closed_and_free(fresh_zygote, tmp_path):
     """An empty warehouse has no raw tables: the model fails. dbt-duckdb closes the warehouse in an exit
-    handler, so no write-ahead log is left; and when wait() returns, the process holding the lock is gone."""
+    handler, so no write-ahead log is left; and when wait() returns, the process is gone and the lock free."""
+    summaries = {}
     for way in WAYS:
         warehouse = tmp_path / way / "w.duckdb"
         warehouse.parent.mkdir()
-        code, out = _run(way, ["run", "--select", "stg_crm__users"], _env(warehouse), tmp_path)
-        assert code == 1, (way, out)
-        assert warehouse.exists()
+        process = _start(way, ["run", "--select", "stg_crm__users"], _env(warehouse), tmp_path)
+        with process.stdout:
+            lines = process.stdout.read().decode().splitlines()
+        code = process.wait(timeout=300)
+        if way == "forked":
+            with pytest.raises(ProcessLookupError):  # reaped before wait() returned
+                os.kill(process.pid, 0)
+        assert code == 1, (way, lines)  # the process's real exit status: a crash at exit would be negative
         assert not Path(f"{warehouse}.wal").exists(), way
         duckdb.connect(str(warehouse)).close()  # for writing: fails while another process holds the file
+        summaries[way] = lines[-1].split()[1:]  # "Done. PASS=0 WARN=0 ERROR=1 …", its time of day left out
+    assert summaries["forked"] == summaries["command line"]
+    assert "ERROR=1" in summaries["forked"]
 
 
 def test_the_command_gets_its_own_environment_not_the_zygotes(fresh_zygote, shared, tmp_path, monkeypatch):
@@ -158,3 +167,62 @@ def test_dbt_starts_as_a_subprocess_when_the_zygote_cannot_start(fresh_zygote, s
         assert "stg_crm__users" in process.stdout.read().decode()
     assert process.wait(timeout=300) == 0
     assert warm._disabled
+
+
+def test_an_interrupt_ends_it_as_the_command_line(fresh_zygote, tmp_path):
+    """dagster-dbt forwards a run's interrupt to dbt as SIGINT, once dbt is running (here: parsing)."""
+    warm.warm_up()
+    codes = {}
+    for way in WAYS:
+        process = _start(way, ["ls"], _env(tmp_path / "w.duckdb"), tmp_path / way)
+        with process.stdout:
+            first = process.stdout.readline()  # dbt has started: "Running with dbt=…"
+            process.send_signal(signal.SIGINT)
+            rest = process.stdout.read().decode()
+        codes[way] = process.wait(timeout=120)
+        assert b"dbt" in first, (way, first)
+        assert "salesdw.staging" not in rest, (way, rest)  # stopped before listing
+    assert codes["forked"] == codes["command line"] != 0, codes
+
+
+def _open_fds() -> set[str]:
+    """This process's open file descriptors, but the one listing them."""
+    fds = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").endswith("/fd"):
+                fds.add(fd)
+        except OSError:
+            pass
+    return fds
+
+
+class _InterruptedAnswer:
+    """The zygote's socket, interrupted (Ctrl-C, a stopped Dagster run) while waiting for the answer."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def sendmsg(self, *args):
+        return self._sock.sendmsg(*args)
+
+    def recv(self, *_):
+        raise KeyboardInterrupt
+
+    def close(self):
+        self._sock.close()
+
+
+def test_a_command_interrupted_before_its_answer_never_runs_and_leaks_nothing(fresh_zygote, tmp_path):
+    warm.warm_up()
+    zygote = warm._zygote
+    socket_fd = str(zygote._sock.fileno())
+    zygote._sock = _InterruptedAnswer(zygote._sock)
+    fds_before = _open_fds()
+    with pytest.raises(KeyboardInterrupt):
+        _start("forked", ["ls"], _env(tmp_path / "w.duckdb"), tmp_path)
+    assert _open_fds() == fds_before - {socket_fd}  # every pipe end closed, socket too
+    assert warm._zygote is None  # let go: its answer must not reach the next request
+    assert zygote._process.wait(timeout=60) == 0  # it forked the child, which got no go and ended
+    assert not (tmp_path / "target-forked").exists()  # dbt never started
+    assert isinstance(_start("forked", ["--version"], _env(None), tmp_path), warm.ForkedDbt)  # a new zygote

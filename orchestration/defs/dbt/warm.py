@@ -8,9 +8,9 @@ command it forks a child that becomes that command:
 - the child takes the command's arguments, environment and working directory, and the write end of its output
   pipe as stdout and stderr, and runs it through ``dbtRunner``, dbt's documented programmatic entry point;
 - it ends as the ``dbt`` command line ends (dbt's exit handlers run: dbt-duckdb closes the warehouse in one),
-  and sends its exit code (0, 1 or 2: dbt's ``ExitCodes``) through a status pipe;
-- the Dagster side takes the command as ended when the status pipe reaches its end, i.e. when the child's
-  process is gone, so the warehouse's write lock is free by then.
+  with dbt's exit code (0, 1 or 2: dbt's ``ExitCodes``);
+- the zygote reaps it and writes its exit status to the command's status pipe, which ends only then: the
+  Dagster side takes the command as ended when the child's process is gone, so the warehouse's lock is free.
 
 Nothing carries over between commands: each is a new process, and dbt's flags, adapters and connections die with
 it; only the imports are shared. ``popen`` stands in for ``subprocess.Popen`` where dagster-dbt starts dbt
@@ -48,9 +48,8 @@ _ZYGOTE_MODULES = ("dbt.cli.main", "dbt.task.build", "dbt.task.list", "dbt.adapt
 
 class ForkedDbt:
     """A dbt command running in a child of the zygote, with the ``subprocess.Popen`` members dagster-dbt and the
-    dbt steps use. The zygote, not this process, is the child's parent: the exit code comes through the status
-    pipe, and a child ended by a signal reports the signal sent through this object (SIGTERM: -15, as ``Popen``
-    does), else SIGKILL (an OOM kill, say)."""
+    dbt steps use. The zygote, the child's parent, reaps it and writes its exit status, as ``Popen.returncode``
+    gives it (a signal: its negative number), to the status pipe; the pipe ends only then."""
 
     def __init__(self, args: Sequence[str], pid: int, stdout_fd: int, status_fd: int) -> None:
         self.args = list(args)
@@ -59,7 +58,6 @@ class ForkedDbt:
         self.returncode: int | None = None
         self._status_fd = status_fd
         self._status = b""
-        self._signal: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None and self._read_status(0):
@@ -74,9 +72,8 @@ class ForkedDbt:
         return self.returncode  # type: ignore[return-value]
 
     def send_signal(self, sig: int) -> None:
-        if self.returncode is not None:
+        if self.poll() is not None:  # ended and reaped: its pid may already be another process's
             return
-        self._signal = sig
         try:
             os.kill(self.pid, sig)
         except ProcessLookupError:
@@ -89,25 +86,23 @@ class ForkedDbt:
         self.send_signal(signal.SIGKILL)
 
     def _read_status(self, timeout: float | None) -> bool:
-        """Read the status pipe to its end (True), or until `timeout` seconds passed (False). Its end comes
-        when the child's process has ended: the child holds the only write end."""
+        """Read the status pipe to its end (True), or until `timeout` seconds passed (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        poller = select.poll()
+        poller.register(self._status_fd, select.POLLIN)
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self._status_fd], [], [], left)
-            if not ready:
+            if not poller.poll(None if left is None else left * 1000):
                 return False
-            chunk = os.read(self._status_fd, 16)
+            chunk = os.read(self._status_fd, 64)
             if not chunk:
                 return True
             self._status += chunk
 
     def _ended(self) -> None:
         os.close(self._status_fd)
-        if self._status:
-            self.returncode = self._status[0]
-        else:  # ended by a signal before it could report
-            self.returncode = -(self._signal or signal.SIGKILL)
+        # no status: the zygote itself was killed before its child ended; report it as a kill
+        self.returncode = int(self._status) if self._status else -signal.SIGKILL
 
 
 class _Zygote:
@@ -118,8 +113,9 @@ class _Zygote:
         self.owner = os.getpid()
         self.answered = False
         self._sock = ours
+        # -P: no working directory in front of sys.path, as for the `dbt` script
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno())],
+            [sys.executable, "-P", "-c", f"from {__name__} import serve; serve({theirs.fileno()})"],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -128,18 +124,32 @@ class _Zygote:
         theirs.close()
 
     def fork(self, args: Sequence[str], env: Mapping[str, str], cwd: str) -> ForkedDbt | None:
-        """The command forked from the zygote, or None when the zygote is gone."""
+        """The command forked from the zygote, or None when the zygote is gone.
+
+        The child starts dbt only when told to go, after its pid reached this side: a request interrupted here
+        (the run stopped) leaves a child that exits at once, not a dbt nobody waits for."""
         request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd}).encode()
         out_r, out_w = os.pipe()
         status_r, status_w = os.pipe()
+        go_r, go_w = os.pipe()
+        answer = b""
         try:
-            socket.send_fds(self._sock, [request], [out_w, status_w])
-            answer = self._sock.recv(64)
-        except OSError:
-            answer = b""
+            try:
+                socket.send_fds(self._sock, [request], [out_w, status_w, go_r])
+                answer = self._sock.recv(64)
+            except OSError:
+                pass
+            finally:
+                for fd in (out_w, status_w, go_r):
+                    os.close(fd)
+            if answer:
+                os.write(go_w, b"g")
+        except BaseException:
+            for fd in (out_r, status_r):
+                os.close(fd)
+            raise
         finally:
-            os.close(out_w)
-            os.close(status_w)
+            os.close(go_w)
         if not answer:
             os.close(out_r)
             os.close(status_r)
@@ -148,13 +158,8 @@ class _Zygote:
         return ForkedDbt(args, int(answer), out_r, status_r)
 
     def close(self) -> None:
-        """Let the zygote go: it exits when its socket closes. Its running children are not touched."""
+        """Let the zygote go: it takes no more commands and exits once its running children have ended."""
         self._sock.close()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
 
 
 _lock = threading.Lock()
@@ -221,47 +226,112 @@ def _let_go() -> None:
 
 
 def serve(fd: int) -> None:
-    """Import dbt, then fork a child per request on socket `fd` until the Dagster side closes it."""
+    """Import dbt, then fork a child per request on socket `fd` until the Dagster side closes it; reap each
+    child and write its exit status to its status pipe. Returns (the process exits) when no child is left."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the dbt children; the Dagster side ends us
+    _import_dbt()
+    if not _one_thread():
+        return  # a fork would copy a process whose other threads are gone: the Dagster side starts dbt itself
+    sock = socket.socket(fileno=fd)
+    wake_r, wake_w = os.pipe()
+    for end in (wake_r, wake_w):
+        os.set_blocking(end, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the wake-up pipe gets a byte for each child that ends
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    children: dict[int, int] = {}  # pid: the write end of its status pipe
+    listening = True
+    while listening or children:
+        for ready, _ in poller.poll():
+            if ready == wake_r:
+                while _drain(wake_r):
+                    pass
+            elif listening:
+                try:
+                    request, fds, _flags, _addr = socket.recv_fds(sock, _MAX_REQUEST, 3)
+                except OSError:
+                    request, fds = b"", []
+                if not request:  # the Dagster side let us go
+                    poller.unregister(sock)
+                    sock.close()
+                    listening = False
+                    continue
+                out_w, status_w, go_r = fds
+                pid = os.fork()
+                if pid == 0:
+                    signal.set_wakeup_fd(-1)
+                    sock.close()
+                    for end in (wake_r, wake_w, status_w, *children.values()):
+                        os.close(end)
+                    _child(json.loads(request), out_w, go_r)
+                os.close(out_w)
+                os.close(go_r)
+                children[pid] = status_w
+                try:
+                    sock.send(str(pid).encode())
+                except OSError:  # the Dagster side is gone: the child gets no go and exits
+                    pass
+        _reap(children)
+
+
+def _import_dbt() -> None:
     for module in _ZYGOTE_MODULES:
         try:
             __import__(module)
         except ImportError:  # an adapter this environment lacks: its children import what they need
             pass
-    sock = socket.socket(fileno=fd)
-    while True:
-        try:
-            request, fds, _flags, _addr = socket.recv_fds(sock, _MAX_REQUEST, 2)
-        except OSError:
-            return
-        if not request:
-            return
-        _reap()
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _child(json.loads(request), *fds)
-        for f in fds:
-            os.close(f)
-        sock.send(str(pid).encode())
+    if "duckdb" in sys.modules:
+        # importing duckdb starts a worker thread for its default connection; a forked child has no such thread,
+        # and tearing that connection down at exit would abort the child
+        sys.modules["duckdb"].execute("SET threads = 1")
 
 
-def _reap() -> None:
-    """Collect ended children (the Dagster side learns their exit codes from the status pipe)."""
+def _one_thread() -> bool:
     try:
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:  # no /proc to ask (not Linux): do not fork
+        return False
 
 
-def _child(request: dict, out_fd: int, status_fd: int) -> NoReturn:
-    """Become the dbt command: run it, report its exit code, then exit as the command line does."""
+def _drain(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except BlockingIOError:
+        return False
+
+
+def _reap(children: dict[int, int]) -> None:
+    """Write the exit status of each ended child to its status pipe and close it: the pipe's end tells the
+    Dagster side that the child's process is gone."""
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        status_w = children.pop(pid, None)
+        if status_w is not None:
+            try:
+                os.write(status_w, str(os.waitstatus_to_exitcode(status)).encode())
+            except OSError:  # the Dagster side stopped listening (an interrupted request)
+                pass
+            os.close(status_w)
+
+
+def _child(request: dict, out_fd: int, go_fd: int) -> NoReturn:
+    """Become the dbt command: wait for the go, run it, then exit as the command line does."""
+    for sig in (signal.SIGCHLD, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    go = os.read(go_fd, 1)
+    os.close(go_fd)
+    if go != b"g":  # the Dagster side gave up on this command before it started
+        os._exit(0)
     code = 2
     try:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.set_inheritable(status_fd, False)  # dbt's own subprocesses must not hold it open
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
@@ -273,14 +343,7 @@ def _child(request: dict, out_fd: int, status_fd: int) -> NoReturn:
         code = _invoke(sys.argv[1:])
     except BaseException:
         traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.write(status_fd, bytes([code]))
-        except OSError:
-            pass
-    # A normal exit, so dbt's exit handlers run; the status pipe closes when the process has ended.
+    # A normal exit, so dbt's exit handlers run (dbt-duckdb closes the warehouse in one).
     sys.exit(code)
 
 
@@ -297,7 +360,3 @@ def _invoke(args: list[str]) -> int:
     if isinstance(result.exception, DbtUsageException):
         print(f"Error: {result.exception}", file=sys.stderr)
     return 2  # UnhandledError
-
-
-if __name__ == "__main__":
-    serve(int(sys.argv[1]))

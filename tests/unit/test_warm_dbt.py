@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -226,3 +227,43 @@ def test_a_command_interrupted_before_its_answer_never_runs_and_leaks_nothing(fr
     assert zygote._process.wait(timeout=60) == 0  # it forked the child, which got no go and ended
     assert not (tmp_path / "target-forked").exists()  # dbt never started
     assert isinstance(_start("forked", ["--version"], _env(None), tmp_path), warm.ForkedDbt)  # a new zygote
+
+
+def test_a_request_too_large_for_one_packet_starts_as_a_subprocess_and_keeps_the_zygote(fresh_zygote, shared):
+    warm.warm_up()
+    zygote = warm._zygote
+    # more environment than one packet holds (the socket's send buffer), each variable below exec's 128 kB
+    packet = zygote._sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    if packet > 1_500_000:
+        pytest.skip(f"a {packet}-byte packet holds more than exec accepts as an environment")
+    env = _env(shared / "w.duckdb") | {
+        f"SALESDW_PROBE_LARGE_{i}": "x" * 100_000 for i in range(packet // 100_000 + 1)
+    }
+    process = _start("forked", ["ls", "--select", "stg_crm__users", "--quiet"], env, shared)
+    assert isinstance(process, subprocess.Popen)
+    with process.stdout:
+        assert "stg_crm__users" in process.stdout.read().decode()
+    assert process.wait(timeout=300) == 0
+    assert warm._zygote is zygote and not warm._disabled
+    assert isinstance(_start("forked", ["--version"], _env(None), shared), warm.ForkedDbt)
+
+
+def test_a_request_the_zygote_cannot_fork_for_is_refused_and_the_zygote_carries_on(fresh_zygote, shared):
+    warm.warm_up()
+    zygote = warm._zygote
+    r, w = os.pipe()
+    socket.send_fds(zygote._sock, [b"not a request"], [w])  # not JSON, one descriptor where three belong
+    os.close(w)
+    assert zygote._sock.recv(64) == warm._REFUSED
+    assert os.read(r, 1) == b""  # the zygote closed what it was given
+    os.close(r)
+    assert isinstance(_start("forked", ["--version"], _env(None), shared), warm.ForkedDbt)
+
+
+def test_a_forked_copy_of_this_process_starts_a_zygote_of_its_own(fresh_zygote):
+    warm.warm_up()
+    pid = os.fork()
+    if pid == 0:  # the copy: neither the parent's zygote nor its lock (which may have been held)
+        os._exit(0 if warm._zygote is None and warm._lock.acquire(timeout=1) else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert warm._zygote is not None

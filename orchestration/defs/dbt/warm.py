@@ -26,6 +26,7 @@ the process that also opens the warehouse for loads and checks.
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import os
 import select
@@ -37,9 +38,10 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
-_MAX_REQUEST = 4 << 20  # bytes of one request (arguments, environment, directory); sent as one packet
+_MAX_REQUEST = 4 << 20  # bytes the zygote reads of one request (one packet: the sender's limit is lower)
 _ZYGOTE_MODULES = ("dbt.cli.main", "dbt.task.build", "dbt.task.list", "dbt.adapters.duckdb")
 
 
@@ -56,7 +58,7 @@ class ForkedDbt:
         self.pid = pid
         self.stdout = os.fdopen(stdout_fd, "rb")
         self.returncode: int | None = None
-        self._status_fd = status_fd
+        self._status_pipe = os.fdopen(status_fd, "rb", buffering=0)  # closed with this object at the latest
         self._status = b""
 
     def poll(self) -> int | None:
@@ -89,20 +91,27 @@ class ForkedDbt:
         """Read the status pipe to its end (True), or until `timeout` seconds passed (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         poller = select.poll()
-        poller.register(self._status_fd, select.POLLIN)
+        poller.register(self._status_pipe.fileno(), select.POLLIN)
         while True:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not poller.poll(None if left is None else left * 1000):
                 return False
-            chunk = os.read(self._status_fd, 64)
+            chunk = self._status_pipe.read(64)
             if not chunk:
                 return True
             self._status += chunk
 
     def _ended(self) -> None:
-        os.close(self._status_fd)
+        self._status_pipe.close()
         # no status: the zygote itself was killed before its child ended; report it as a kill
         self.returncode = int(self._status) if self._status else -signal.SIGKILL
+
+
+class _Gone(Exception):
+    """The zygote did not answer: it ended (or could not start)."""
+
+
+_REFUSED = b"-"  # the zygote's answer when it could not fork a child for the request
 
 
 class _Zygote:
@@ -110,12 +119,14 @@ class _Zygote:
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.owner = os.getpid()
         self.answered = False
         self._sock = ours
-        # -P: no working directory in front of sys.path, as for the `dbt` script
+        # The zygote runs this very module: the tree it comes from goes first on sys.path, and -P keeps the
+        # working directory off it, as for the `dbt` script.
+        root = str(Path(__file__).resolve().parents[3])
+        code = f"import sys; sys.path.insert(0, {root!r}); from {__name__} import serve; serve({theirs.fileno()})"
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-c", f"from {__name__} import serve; serve({theirs.fileno()})"],
+            [sys.executable, "-P", "-c", code],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -124,42 +135,62 @@ class _Zygote:
         theirs.close()
 
     def fork(self, args: Sequence[str], env: Mapping[str, str], cwd: str) -> ForkedDbt | None:
-        """The command forked from the zygote, or None when the zygote is gone.
+        """The command forked from the zygote; None: start this one as a subprocess (the zygote could not take
+        it). Raises _Gone when the zygote is gone.
 
-        The child starts dbt only when told to go, after its pid reached this side: a request interrupted here
-        (the run stopped) leaves a child that exits at once, not a dbt nobody waits for."""
+        The child starts dbt only on the go sent after its pid reached this side: a request interrupted here
+        (the run stopped) leaves a child that exits at once, never a dbt nobody waits for."""
         request = json.dumps({"args": list(args), "env": dict(env), "cwd": cwd}).encode()
-        out_r, out_w = os.pipe()
-        status_r, status_w = os.pipe()
-        go_r, go_w = os.pipe()
-        answer = b""
+        ours: list[int] = []  # pipe ends this side closes when it returns or fails
+        forked = None
         try:
+            out_r, out_w = _pipe(ours)
+            status_r, status_w = _pipe(ours)
+            go_r, go_w = _pipe(ours)
             try:
                 socket.send_fds(self._sock, [request], [out_w, status_w, go_r])
-                answer = self._sock.recv(64)
-            except OSError:
-                pass
-            finally:
-                for fd in (out_w, status_w, go_r):
-                    os.close(fd)
-            if answer:
-                os.write(go_w, b"g")
-        except BaseException:
-            for fd in (out_r, status_r):
+            except OSError as exc:
+                if exc.errno == errno.EMSGSIZE:  # more than one packet holds (net.core.wmem_default)
+                    return None
+                raise _Gone from exc
+            for fd in (out_w, status_w, go_r):
+                ours.remove(fd)
                 os.close(fd)
+            answer = self._answer()
+            if answer == _REFUSED:
+                return None
+            forked = ForkedDbt(args, int(answer), out_r, status_r)
+            ours.remove(out_r)
+            ours.remove(status_r)
+            os.write(go_w, b"g")
+            return forked
+        except BaseException:
+            if forked is not None:  # it may have had its go: no dbt may run on that nobody waits for
+                forked.kill()
             raise
         finally:
-            os.close(go_w)
+            for fd in ours:
+                os.close(fd)
+
+    def _answer(self) -> bytes:
+        try:
+            answer = self._sock.recv(64)
+        except OSError as exc:
+            raise _Gone from exc
         if not answer:
-            os.close(out_r)
-            os.close(status_r)
-            return None
+            raise _Gone
         self.answered = True
-        return ForkedDbt(args, int(answer), out_r, status_r)
+        return answer
 
     def close(self) -> None:
         """Let the zygote go: it takes no more commands and exits once its running children have ended."""
         self._sock.close()
+
+
+def _pipe(ours: list[int]) -> tuple[int, int]:
+    r, w = os.pipe()
+    ours += [r, w]
+    return r, w
 
 
 _lock = threading.Lock()
@@ -177,7 +208,7 @@ def _current() -> _Zygote | None:
     global _zygote
     if _disabled:
         return None
-    if _zygote is None or _zygote.owner != os.getpid():  # a forked Dagster process starts its own
+    if _zygote is None:
         _zygote = _Zygote()
     return _zygote
 
@@ -189,17 +220,29 @@ def _fork(args: Sequence[str], env: Mapping[str, str] | None, cwd: Any) -> Forke
         if zygote is None:
             return None
         try:
-            forked = zygote.fork(args, os.environ if env is None else env, os.fspath(cwd or os.getcwd()))
-        except BaseException:
-            # interrupted between request and answer: the answer would reach the next request
-            _zygote = None
-            zygote.close()
-            raise
-        if forked is None:
+            return zygote.fork(args, os.environ if env is None else env, os.fspath(cwd or os.getcwd()))
+        except _Gone:
             _disabled = not zygote.answered
             _zygote = None
             zygote.close()
-        return forked
+            return None
+        except BaseException:
+            # interrupted, maybe between request and answer: that answer would reach the next request
+            _zygote = None
+            zygote.close()
+            raise
+
+
+def _forget_after_fork() -> None:
+    """In a forked copy of this process: its own lock, and a zygote of its own when it needs one."""
+    global _lock, _zygote
+    _lock = threading.Lock()
+    if _zygote is not None:
+        _zygote.close()  # this copy's end of the socket; the parent's stays open
+        _zygote = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def popen(args: Sequence[str], **kwargs: Any) -> ForkedDbt | subprocess.Popen:
@@ -218,7 +261,7 @@ def popen(args: Sequence[str], **kwargs: Any) -> ForkedDbt | subprocess.Popen:
 
 @atexit.register
 def _let_go() -> None:
-    if _zygote is not None and _zygote.owner == os.getpid():
+    if _zygote is not None:
         _zygote.close()
 
 
@@ -258,22 +301,36 @@ def serve(fd: int) -> None:
                     sock.close()
                     listening = False
                     continue
-                out_w, status_w, go_r = fds
-                pid = os.fork()
-                if pid == 0:
-                    signal.set_wakeup_fd(-1)
-                    sock.close()
-                    for end in (wake_r, wake_w, status_w, *children.values()):
-                        os.close(end)
-                    _child(json.loads(request), out_w, go_r)
-                os.close(out_w)
-                os.close(go_r)
-                children[pid] = status_w
+                answer = _start_child(request, fds, sock, (wake_r, wake_w), children)
                 try:
-                    sock.send(str(pid).encode())
+                    sock.send(answer)
                 except OSError:  # the Dagster side is gone: the child gets no go and exits
                     pass
         _reap(children)
+
+
+def _start_child(
+    request: bytes, fds: list[int], sock: socket.socket, wake: tuple[int, int], children: dict[int, int]
+) -> bytes:
+    """Fork the child for one request; the answer is its pid, or _REFUSED when it could not be forked."""
+    try:
+        command = json.loads(request)
+        out_w, status_w, go_r = fds
+        pid = os.fork()
+    except (OSError, ValueError):  # no memory or pids left, or not a request from warm.popen
+        for fd in fds:
+            os.close(fd)
+        return _REFUSED
+    if pid == 0:
+        signal.set_wakeup_fd(-1)
+        sock.close()
+        for end in (*wake, status_w, *children.values()):
+            os.close(end)
+        _child(command, out_w, go_r)
+    os.close(out_w)
+    os.close(go_r)
+    children[pid] = status_w
+    return str(pid).encode()
 
 
 def _import_dbt() -> None:

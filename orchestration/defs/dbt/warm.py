@@ -121,13 +121,15 @@ class _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.answered = False
         self._sock = ours
-        # The zygote runs this very module: the tree it comes from goes first on sys.path, and -P keeps the
-        # working directory off it, as for the `dbt` script.
+        # The zygote runs this very module (-m: as a main module with a spec; a `-c` program that imports
+        # pyspark.sql.connect is taken for a doctest run and exits), from the tree this one comes from; -P keeps
+        # the working directory off sys.path, as for the `dbt` script.
         root = str(Path(__file__).resolve().parents[3])
-        code = f"import sys; sys.path.insert(0, {root!r}); from {__name__} import serve; serve({theirs.fileno()})"
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-P", "-c", code],
+            [sys.executable, "-P", "-m", __name__, str(theirs.fileno())],
             pass_fds=[theirs.fileno()],
+            env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -417,3 +419,7 @@ def _invoke(args: list[str]) -> int:
     if isinstance(result.exception, DbtUsageException):
         print(f"Error: {result.exception}", file=sys.stderr)
     return 2  # UnhandledError
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

@@ -5,6 +5,7 @@ reference) and through `warm.popen`, and compares exit code, output and what is 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -267,3 +268,23 @@ def test_a_forked_copy_of_this_process_starts_a_zygote_of_its_own(fresh_zygote):
         os._exit(0 if warm._zygote is None and warm._lock.acquire(timeout=1) else 1)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     assert warm._zygote is not None
+
+
+def test_dbt_starts_as_a_subprocess_where_there_is_no_socket_pair_for_the_zygote(
+    fresh_zygote, shared, monkeypatch
+):
+    """macOS has no SOCK_SEQPACKET socket pair: the run goes on, with dbt started as before."""
+
+    def no_seqpacket(*_args):
+        raise OSError(errno.EPROTONOSUPPORT, "Protocol not supported")
+
+    monkeypatch.setattr(warm.socket, "socketpair", no_seqpacket)
+    warm.warm_up()
+    process = _start(
+        "forked", ["ls", "--select", "stg_crm__users", "--quiet"], _env(shared / "w.duckdb"), shared
+    )
+    assert isinstance(process, subprocess.Popen)
+    with process.stdout:
+        assert "stg_crm__users" in process.stdout.read().decode()
+    assert process.wait(timeout=300) == 0
+    assert warm._disabled

@@ -207,11 +207,14 @@ def warm_up() -> None:
 
 
 def _current() -> _Zygote | None:
-    global _zygote
+    global _zygote, _disabled
     if _disabled:
         return None
     if _zygote is None:
-        _zygote = _Zygote()
+        try:
+            _zygote = _Zygote()
+        except OSError:  # no SOCK_SEQPACKET socket pair (macOS), no process to be had: dbt starts as before
+            _disabled = True
     return _zygote
 
 

@@ -158,16 +158,19 @@ def test_anything_but_this_environments_dbt_starts_as_a_subprocess(fresh_zygote,
     assert warm._zygote is None  # no zygote was started for it
 
 
-def test_dbt_starts_as_a_subprocess_when_the_zygote_cannot_start(fresh_zygote, shared, monkeypatch):
-    """A zygote that ends without answering (here: its module cannot be found) leaves dbt to start as before."""
-    monkeypatch.setattr(warm, "__name__", "no.such.module")
-    process = _start(
-        "forked", ["ls", "--select", "stg_crm__users", "--quiet"], _env(shared / "w.duckdb"), shared
-    )
+def _listed_by_a_subprocess(env: dict[str, str], shared: Path) -> None:
+    """`dbt ls` asked of warm.popen started as a plain subprocess, and listed the model."""
+    process = _start("forked", ["ls", "--select", "stg_crm__users", "--quiet"], env, shared)
     assert isinstance(process, subprocess.Popen)
     with process.stdout:
         assert "stg_crm__users" in process.stdout.read().decode()
     assert process.wait(timeout=300) == 0
+
+
+def test_dbt_starts_as_a_subprocess_when_the_zygote_cannot_start(fresh_zygote, shared, monkeypatch):
+    """A zygote that ends without answering (here: its module cannot be found) leaves dbt to start as before."""
+    monkeypatch.setattr(warm, "__name__", "no.such.module")
+    _listed_by_a_subprocess(_env(shared / "w.duckdb"), shared)
     assert warm._disabled
 
 
@@ -240,11 +243,7 @@ def test_a_request_too_large_for_one_packet_starts_as_a_subprocess_and_keeps_the
     env = _env(shared / "w.duckdb") | {
         f"SALESDW_PROBE_LARGE_{i}": "x" * 100_000 for i in range(packet // 100_000 + 1)
     }
-    process = _start("forked", ["ls", "--select", "stg_crm__users", "--quiet"], env, shared)
-    assert isinstance(process, subprocess.Popen)
-    with process.stdout:
-        assert "stg_crm__users" in process.stdout.read().decode()
-    assert process.wait(timeout=300) == 0
+    _listed_by_a_subprocess(env, shared)
     assert warm._zygote is zygote and not warm._disabled
     assert isinstance(_start("forked", ["--version"], _env(None), shared), warm.ForkedDbt)
 
@@ -280,11 +279,5 @@ def test_dbt_starts_as_a_subprocess_where_there_is_no_socket_pair_for_the_zygote
 
     monkeypatch.setattr(warm.socket, "socketpair", no_seqpacket)
     warm.warm_up()
-    process = _start(
-        "forked", ["ls", "--select", "stg_crm__users", "--quiet"], _env(shared / "w.duckdb"), shared
-    )
-    assert isinstance(process, subprocess.Popen)
-    with process.stdout:
-        assert "stg_crm__users" in process.stdout.read().decode()
-    assert process.wait(timeout=300) == 0
+    _listed_by_a_subprocess(_env(shared / "w.duckdb"), shared)
     assert warm._disabled

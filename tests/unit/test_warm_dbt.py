@@ -59,8 +59,18 @@ def _start(way: str, args: list[str], env: dict[str, str], tmp: Path):
         "--log-path",
         str(tmp / f"logs-{way}"),
     ]
-    start = subprocess.Popen if way == "command line" else warm.popen
-    return start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=DBT_PROJECT_DIR)
+    kwargs = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "env": env, "cwd": DBT_PROJECT_DIR}
+    if way == "command line":
+        return subprocess.Popen(command, preexec_fn=_signals_as_from_a_shell, **kwargs)  # noqa: PLW1509
+    return warm.popen(command, **kwargs)
+
+
+def _signals_as_from_a_shell() -> None:
+    """The reference `dbt` gets SIGINT and SIGTERM as a shell starts it, whatever this test process inherited
+    (a test runner started in the background ignores SIGINT; its dbt would ignore the interrupt)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _run(way: str, args: list[str], env: dict[str, str], tmp: Path) -> tuple[int, str]:

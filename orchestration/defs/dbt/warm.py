@@ -276,7 +276,13 @@ def _let_go() -> None:
 def serve(fd: int) -> None:
     """Import dbt, then fork a child per request on socket `fd` until the Dagster side closes it; reap each
     child and write its exit status to its status pipe. Returns (the process exits) when no child is left."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the dbt children; the Dagster side ends us
+    # A terminal's Ctrl-C reaches the zygote too. Blocked, not ignored: it stays pending in a child forked
+    # meanwhile, which takes it as the command line would once it unblocks it (_child). SIGTERM ends us as anyone,
+    # and a child as soon as it is forked; both whatever the Dagster process inherited (a background start
+    # ignores SIGINT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     _import_dbt()
     if not _one_thread():
         return  # a fork would copy a process whose other threads are gone: the Dagster side starts dbt itself
@@ -385,9 +391,9 @@ def _reap(children: dict[int, int]) -> None:
 
 def _child(request: dict, out_fd: int, go_fd: int) -> NoReturn:
     """Become the dbt command: wait for the go, run it, then exit as the command line does."""
-    for sig in (signal.SIGCHLD, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # dagster-dbt stops dbt with SIGINT, our steps with SIGTERM: a SIGINT sent since the fork is taken now
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     go = os.read(go_fd, 1)
     os.close(go_fd)
     if go != b"g":  # the Dagster side gave up on this command before it started

@@ -21,7 +21,8 @@ import great_expectations.expectations as gxe
 
 from expectations.runner import validate
 from expectations.suites import Suite, all_suites, raw_suites
-from ingestion.warehouse import connect, ensure_raw_schema, quote_ident, quote_literal
+from ingestion.contract import BY_TABLE
+from ingestion.warehouse import connect, ensure_raw_schema, quote_ident, quote_literal, rebuild_current
 
 
 def _bad_condition(e) -> str | None:
@@ -144,6 +145,10 @@ def build_synthetic(path: Path, rows: int) -> None:
             i % 10000, i % 10000, i % 10000, i % 10000, '{{"object": "list", "data": []}}', 'b1', i
         FROM range({rows}) r(i)"""
     )
+    for table in ("crm__opportunity_stage", *TABLES):
+        rebuild_current(
+            con, BY_TABLE[table]
+        )  # the loader keeps raw.<table>__current; here it is written directly
     con.execute("CHECKPOINT")
     con.close()
 

@@ -45,12 +45,13 @@ from ingestion.validation import (
 from ingestion.warehouse import (
     READER_OPTIONS,
     WarehouseError,
-    current_view_sql,
+    current_table,
     ensure_raw_schema,
     quote_ident,
     quote_literal,
     raw_columns,
     reader_path,
+    refresh_current,
     table_columns,
     write_failure,
 )
@@ -671,15 +672,10 @@ class Loader:
         con = self.con
         # (the catalog query costs ~15 ms a file: only ask when the file brought extra columns)
         existing = {c.lower() for c in table_columns(con, "raw", obj.table)} if typed.extras else set()
-        added = False
         for e in typed.extras:
             if e.name.lower() not in existing:
-                con.execute(
-                    f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(e.name)} {e.type}"
-                )
-                added = True
-        if added:
-            con.execute(current_view_sql(obj))
+                for table in (f"raw.{quote_ident(obj.table)}", current_table(obj)):
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(e.name)} {e.type}")
 
     # -- internals --------------------------------------------------------------------------------
     def _report_entry(self, entry: Entry) -> FileResult:
@@ -923,6 +919,8 @@ class Loader:
             f"SELECT {sel}, t._record_hash, {of.load_id}, current_timestamp, {of.rel}, {of.batch}, t._row_number "
             f"{_new_rows(obj, files, redelivery)}"
         ).fetchone()[0]
+        if inserted:
+            refresh_current(con, obj, f"SELECT {quote_ident(obj.key)} FROM _typed WHERE len(_errors) = 0")
         loaded = {files[0].load_id: inserted} if len(files) == 1 else self._loaded(obj)
         counts = {
             r[0]: (r[1], r[2])

@@ -21,6 +21,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import duckdb
 
 from ingestion.contract import OBJECTS, SourceObject
+from ingestion.warehouse import CURRENT_SUFFIX
 
 BI_ROLE = "salesdw_bi"
 MARTS_SCHEMA = "marts"
@@ -182,6 +183,8 @@ def _duck_tables(duck: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, s
         "WHERE c.table_schema IN ('raw', 'audit') AND t.table_type = 'BASE TABLE' "
         "ORDER BY 1, c.ordinal_position"
     ).fetchall()
+    # raw.<table>__current is DuckDB's own copy of the current versions: this target ranks its own (a view)
+    rows = [r for r in rows if not (r[0].startswith("raw.") and r[0].endswith(CURRENT_SUFFIX))]
     out: dict[str, list[tuple[str, str]]] = {}
     for table, col, typ in rows:
         out.setdefault(table, []).append((col, typ))
@@ -274,7 +277,7 @@ def _copy(duck, cur, qualified: str, columns: list[str], where: str, workdir: Pa
 
 
 def current_view_sql(obj: SourceObject, columns: Iterable[str]) -> str:
-    """Postgres twin of ingestion.warehouse.current_view_sql: the latest version per key, by the same
+    """Postgres twin of ingestion.warehouse.current_select: the latest version per key, by the same
     precedence (ingestion.warehouse.version_order)."""
     order = []
     if obj.deletes_are_final:

@@ -38,6 +38,7 @@ import duckdb
 
 from ingestion.contract import OBJECTS, SourceObject
 from ingestion.settings import SparkSettings
+from ingestion.warehouse import CURRENT_SUFFIX
 
 # Session settings every client sets (dbt's profile carries the same; tests/spark checks they agree):
 # dates come from UTC timestamps, `timestamp` means a naive timestamp as in DuckDB and Postgres, and
@@ -456,6 +457,8 @@ def duck_tables(
         "WHERE c.table_schema IN ('raw', 'audit') AND t.table_type = 'BASE TABLE' "
         "ORDER BY 1, c.ordinal_position"
     ).fetchall()
+    # raw.<table>__current is DuckDB's own copy of the current versions: this target ranks its own (a view)
+    rows = [r for r in rows if not (r[0].startswith("raw.") and r[0].endswith(CURRENT_SUFFIX))]
     out: dict[str, list[tuple[str, str]]] = {}
     for table, col, typ in rows:
         out.setdefault(table, []).append((col, typ))
@@ -628,7 +631,7 @@ def _same_spark_type(wanted: str, actual: str) -> bool:
 
 
 def current_view_sql(obj: SourceObject, columns: Iterable[str]) -> str:
-    """Spark twin of ingestion.warehouse.current_view_sql: the latest version per key."""
+    """Spark twin of ingestion.warehouse.current_select: the latest version per key."""
     order = []
     if obj.version:
         order.append(f"{ident(obj.version)} DESC NULLS LAST")

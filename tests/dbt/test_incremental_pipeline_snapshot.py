@@ -14,7 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingestion.contract import BY_TABLE
 from ingestion.targets import postgres as pg
+from ingestion.warehouse import quote_ident, refresh_current
 from tests.pg_server import fresh_database, pg_dsn  # noqa: F401
 from tests.warehouses import assert_ok, built_demo_warehouse, dbt_build
 
@@ -41,6 +43,14 @@ def as_of(con) -> date:
     return one(con, "SELECT as_of_date FROM intermediate.int_as_of_date")[0]
 
 
+def delta_is_current(con, table: str) -> None:
+    """raw.<table>__current takes the versions just written to raw.<table>, as the loader's writes do."""
+    obj = BY_TABLE[table]
+    refresh_current(
+        con, obj, f"SELECT {quote_ident(obj.key)} FROM raw.{table} WHERE _batch = '{DELTA_BATCH}'"
+    )
+
+
 def new_history(con, opp: str, day: date, stage: str, suffix: str) -> None:
     """A new OpportunityHistory row of `opp` on `day`, copied from its latest one with another stage."""
     con.execute(
@@ -55,6 +65,7 @@ def new_history(con, opp: str, day: date, stage: str, suffix: str) -> None:
         """,
         [stage, f"{day} 12:00:00+00", f"{day} 12:00:00+00", opp],
     )
+    delta_is_current(con, "crm__opportunity_history")
 
 
 def apply_deltas(con) -> tuple[date, set[str], str]:
@@ -101,6 +112,7 @@ def apply_deltas(con) -> tuple[date, set[str], str]:
         """,
         [amended],
     )
+    delta_is_current(con, "crm__opportunity_history")
     # closes, won and lost, before the as-of date
     new_history(con, won, before - timedelta(days=10), "Closed Won", "W")
     new_history(con, lost, before - timedelta(days=12), "Closed Lost", "L")
@@ -116,6 +128,7 @@ def apply_deltas(con) -> tuple[date, set[str], str]:
         """,
         [new_id, template],
     )
+    delta_is_current(con, "crm__opportunity")
     con.execute(
         f"""
         INSERT INTO raw.crm__opportunity_history BY NAME
@@ -124,6 +137,7 @@ def apply_deltas(con) -> tuple[date, set[str], str]:
         """,
         [new_id, template],
     )
+    delta_is_current(con, "crm__opportunity_history")
     # a deleted opportunity: gone from the marts with its history
     con.execute(
         f"""
@@ -134,6 +148,7 @@ def apply_deltas(con) -> tuple[date, set[str], str]:
         """,
         [deleted],
     )
+    delta_is_current(con, "crm__opportunity")
     # a re-delivered dated conversion rate: the period that converts the fewest open states (but some)
     rate_id, converted = one(
         con,
@@ -152,6 +167,7 @@ def apply_deltas(con) -> tuple[date, set[str], str]:
         """,
         [rate_id],
     )
+    delta_is_current(con, "crm__dated_conversion_rate")
     # the opportunities whose rows up to the old as-of date change, and the reopened one (its state rows changed,
     # its rows up to that date did not)
     return before, {staged, amended, won, lost, deleted, new_id, *converted}, reopened

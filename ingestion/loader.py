@@ -920,7 +920,8 @@ class Loader:
             f"{_new_rows(obj, files, redelivery)}"
         ).fetchone()[0]
         if inserted:
-            refresh_current(con, obj, f"SELECT {quote_ident(obj.key)} FROM _typed WHERE len(_errors) = 0")
+            load_ids = ", ".join(quote_literal(g.load_id) for g in files)
+            refresh_current(con, obj, f"_load_id IN ({load_ids})")
         loaded = {files[0].load_id: inserted} if len(files) == 1 else self._loaded(obj)
         counts = {
             r[0]: (r[1], r[2])

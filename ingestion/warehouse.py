@@ -233,22 +233,30 @@ def rebuild_current(con: duckdb.DuckDBPyConnection, obj: SourceObject) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {current_table(obj)} AS {current_select(obj)}")
 
 
-def refresh_current(con: duckdb.DuckDBPyConnection, obj: SourceObject, keys: str) -> None:
-    """Bring raw.<table>__current up to date after versions of the records `keys` names were added to raw
-    (`keys`: a SELECT of one column, the keys). Only those records' rows are replaced, each by the latest of
-    all its versions in raw: the table stays equal to current_select(obj) over all of raw (tests prove it),
-    at the cost of the keys a batch touched instead of ranking every version on each read."""
-    key = quote_ident(obj.key)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _touched AS SELECT DISTINCT k FROM ({keys}) AS t(k)")
-    try:
-        touched = (
-            f"WHERE {key} IN (SELECT k FROM _touched) "
-            f"OR ({key} IS NULL AND EXISTS (SELECT 1 FROM _touched WHERE k IS NULL))"
-        )
-        con.execute(f"DELETE FROM {current_table(obj)} {touched}")
-        con.execute(f"INSERT INTO {current_table(obj)} BY NAME {current_select(obj, touched)}")
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp._touched")
+def refresh_current(con: duckdb.DuckDBPyConnection, obj: SourceObject, new_rows: str) -> None:
+    """Bring raw.<table>__current up to date after versions were added to raw.<table>; `new_rows` is a
+    condition on raw.<table> that holds for every added row (it may hold for older rows too).
+
+    The latest version of a record is the latest of its current row and its added versions (version_order is
+    a total order, so the latest of a set is the latest of the latests of its parts): only the records the
+    added rows name are ranked, among those rows and their current rows, and replaced. The table stays equal
+    to current_select(obj) over all of raw (tests prove it), at the cost of the rows a batch added instead of
+    ranking every version on each read or on each load."""
+    key, table = quote_ident(obj.key), quote_ident(obj.table)
+    named = f"{key} IN (SELECT k FROM _added) OR ({key} IS NULL AND EXISTS (SELECT 1 FROM _added WHERE k IS NULL))"
+    # (no try/finally: in a failed transaction the DROPs would fail too and hide the error; a rollback drops them)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _added AS SELECT DISTINCT {key} AS k FROM raw.{table} WHERE {new_rows}"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * FROM {current_table(obj)} WHERE {named}")
+    con.execute(f"DELETE FROM {current_table(obj)} WHERE {named}")
+    con.execute(
+        f"INSERT INTO {current_table(obj)} BY NAME SELECT * FROM "
+        f"(SELECT * FROM raw.{table} WHERE {new_rows} UNION ALL BY NAME FROM _replaced) "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {', '.join(version_order(obj))}) = 1"
+    )
+    con.execute("DROP TABLE temp._added")
+    con.execute("DROP TABLE temp._replaced")
 
 
 def _ensure_current(

@@ -31,11 +31,14 @@ def _current(con, obj, cols: str) -> set[tuple]:
 
 
 def _write(con, obj, rows: list[tuple], cols: str) -> None:
-    """rows into raw.<table>, then the current table refreshed for their keys, as the loader does."""
+    """rows into raw.<table> under a new load id, then the current table refreshed, as the loader does."""
+    load_id = f"load-{con.execute(f'SELECT count(DISTINCT _load_id) FROM raw.{quote_ident(obj.table)}').fetchone()[0]}"
     placeholders = ", ".join("?" for _ in cols.split(","))
-    con.executemany(f"INSERT INTO raw.{quote_ident(obj.table)} ({cols}) VALUES ({placeholders})", rows)
-    keys = ", ".join(f"({'NULL' if r[0] is None else repr(r[0])})" for r in rows)
-    refresh_current(con, obj, f"SELECT * FROM (VALUES {keys})")
+    con.executemany(
+        f"INSERT INTO raw.{quote_ident(obj.table)} ({cols}, _load_id) VALUES ({placeholders}, ?)",
+        [(*r, load_id) for r in rows],
+    )
+    refresh_current(con, obj, f"_load_id = '{load_id}'")
 
 
 def test_hand_picked_versions_with_a_keyless_row_and_a_final_deletion():

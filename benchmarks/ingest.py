@@ -45,7 +45,7 @@ PHASES = (
     ("json_keys", ("read_ndjson_objects",)),
     ("typing", ("CREATE TEMP TABLE _typed",)),
     ("duplicates", ("CREATE TEMP TABLE _dupes", "UPDATE _typed")),
-    ("current_table", ("_touched", "__current")),  # keeping raw.<table>__current (refresh_current)
+    ("current_table", ("_added", "_replaced", "__current")),  # keeping raw.<table>__current (refresh_current)
     ("insert_raw", ("INSERT INTO raw.",)),
     ("quarantine", ("INSERT INTO audit.quarantine", "CREATE TEMP TABLE _rejected")),
     ("load_log", ("INSERT INTO audit.load_log", "FROM audit.load_log")),

@@ -23,9 +23,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from ingestion.warehouse import (
     reader_path,
     refresh_current,
     table_columns,
+    transaction,
     write_failure,
 )
 
@@ -653,20 +653,6 @@ class Loader:
         except duckdb.Error as exc:
             raise _GroupFallback(_first_line(exc)) from exc
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """The writes of a file or a group: all committed, or all rolled back."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-            self.con.execute("COMMIT")
-        except BaseException:
-            try:
-                self.con.execute("ROLLBACK")
-            except duckdb.TransactionException:
-                pass  # a failed COMMIT has rolled back already; the original error is the one to show
-            raise
-
     def _add_columns(self, obj: SourceObject, typed: Typed) -> None:
         """Columns that arrived but are not in the contract are kept, as text/JSON (in the open transaction)."""
         con = self.con
@@ -896,7 +882,7 @@ class Loader:
         """The one write path of a file and of a group: temp._typed's new versions into raw, its bad rows
         into quarantine, a load-log row per file; all in one transaction. One result per file, in order.
         prep is None for an empty file (nothing staged)."""
-        with self._transaction():
+        with transaction(self.con):  # the writes of a file or a group: all committed, or all rolled back
             if prep is None:
                 results = [FileResult(g.rel, obj.table, "loaded", message="empty file") for g in files]
             else:

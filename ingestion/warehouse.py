@@ -5,6 +5,8 @@ from __future__ import annotations
 import glob
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -233,9 +235,27 @@ def rebuild_current(con: duckdb.DuckDBPyConnection, obj: SourceObject) -> None:
     con.execute(f"CREATE OR REPLACE TABLE {current_table(obj)} AS {current_select(obj)}")
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """The statements inside commit together or not at all. Not nested: DuckDB has no savepoints, and a BEGIN
+    inside a transaction aborts it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.TransactionException:
+            pass  # a failed COMMIT has rolled back already; the original error is the one to show
+        raise
+
+
 def refresh_current(con: duckdb.DuckDBPyConnection, obj: SourceObject, new_rows: str) -> None:
     """Bring raw.<table>__current up to date after versions were added to raw.<table>; `new_rows` is a
-    condition on raw.<table> that holds for every added row (it may hold for older rows too).
+    condition on raw.<table> that holds for every added row (it may hold for older rows too). Call it in the
+    transaction that added them (the loader does): on its own, a failure between its DELETE and its INSERT
+    would leave records out.
 
     The latest version of a record is the latest of its current row and its added versions (version_order is
     a total order, so the latest of a set is the latest of the latests of its parts): only the records the
@@ -244,7 +264,8 @@ def refresh_current(con: duckdb.DuckDBPyConnection, obj: SourceObject, new_rows:
     ranking every version on each read or on each load."""
     key, table = quote_ident(obj.key), quote_ident(obj.table)
     named = f"{key} IN (SELECT k FROM _added) OR ({key} IS NULL AND EXISTS (SELECT 1 FROM _added WHERE k IS NULL))"
-    # (no try/finally: in a failed transaction the DROPs would fail too and hide the error; a rollback drops them)
+    # (the temp tables go with a rollback; no try/finally: in a failed transaction a DROP would fail too and
+    # hide the error)
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _added AS SELECT DISTINCT {key} AS k FROM raw.{table} WHERE {new_rows}"
     )
@@ -340,7 +361,8 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, objects: tuple[SourceObjec
     """Create the audit tables and an (empty) raw table and current table for every contract object, and add
     the columns a contract field added since a table was created needs (as NULL for the rows before).
 
-    Tables exist even for objects that were never delivered, so models downstream always compile.
+    Tables exist even for objects that were never delivered, so models downstream always compile. Call it
+    outside a transaction: each object's changes are a transaction of their own.
     """
     for stmt in AUDIT_DDL:
         con.execute(stmt)
@@ -357,19 +379,18 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection, objects: tuple[SourceObjec
         ).fetchall()
     )
     for obj in objects:
-        cols = raw_columns(obj)
         before = have.get(obj.table, [])
-        if obj.table in have:
-            present = {c.lower() for c in before}
-            added = {n: t for n, t in cols.items() if n.lower() not in present}
+        present = {c.lower() for c in before}
+        added = {n: t for n, t in raw_columns(obj).items() if n.lower() not in present}
+        current = obj.table + CURRENT_SUFFIX
+        with transaction(con):  # raw and its current table change together: a kill in between leaves neither
+            if not before:
+                spec = ", ".join(f"{quote_ident(n)} {t}" for n, t in added.items())
+                con.execute(f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(obj.table)} ({spec})")
+                added = {}
             for name, typ in added.items():
                 con.execute(f"ALTER TABLE raw.{quote_ident(obj.table)} ADD COLUMN {quote_ident(name)} {typ}")
-        else:
-            added = {}
-            spec = ", ".join(f"{quote_ident(n)} {t}" for n, t in cols.items())
-            con.execute(f"CREATE TABLE IF NOT EXISTS raw.{quote_ident(obj.table)} ({spec})")
-        current = obj.table + CURRENT_SUFFIX
-        _ensure_current(con, obj, kinds.get(current), have.get(current), before, added)
+            _ensure_current(con, obj, kinds.get(current), have.get(current), before, added)
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:

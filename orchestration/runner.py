@@ -589,8 +589,7 @@ def _summarise(
             )
         )
         # Each raw asset of this run counted its latest versions right after loading (nothing else writes
-        # raw within the run); count again only the objects whose load did not run or failed (a count of
-        # distinct keys over the whole raw table, linear in rows).
+        # raw within the run); count again only the objects whose load did not run or failed.
         counted = _current_rows_counted(materialized)
         for obj in OBJECTS:
             cur = counted.get(obj.table, known_rows.get(f"raw.{obj.table}"))

@@ -1,7 +1,7 @@
 """The MetricFlow metrics answer what the marts say, and what an independent SQL on the raw layer says.
 
 Every MetricFlow answer here is read from the published serving file through bi.metrics; the mart side reads
-the same file with plain SQL, the raw side the warehouse's raw.*__current views (soft deletes dropped, won /
+the same file with plain SQL, the raw side the warehouse's raw.*__current tables (soft deletes dropped, won /
 closed from OpportunityStage, amounts converted at the DatedConversionRate valid on the close date).
 """
 

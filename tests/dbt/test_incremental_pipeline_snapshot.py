@@ -16,7 +16,7 @@ import pytest
 
 from ingestion.contract import BY_TABLE
 from ingestion.targets import postgres as pg
-from ingestion.warehouse import refresh_current
+from ingestion.warehouse import refresh_current, transaction
 from tests.pg_server import fresh_database, pg_dsn  # noqa: F401
 from tests.warehouses import assert_ok, built_demo_warehouse, dbt_build
 
@@ -45,7 +45,8 @@ def as_of(con) -> date:
 
 def delta_is_current(con, table: str) -> None:
     """raw.<table>__current takes the versions just written to raw.<table>, as the loader's writes do."""
-    refresh_current(con, BY_TABLE[table], f"_batch = '{DELTA_BATCH}'")
+    with transaction(con):
+        refresh_current(con, BY_TABLE[table], f"_batch = '{DELTA_BATCH}'")
 
 
 def new_history(con, opp: str, day: date, stage: str, suffix: str) -> None:

@@ -1,7 +1,7 @@
 """Delivery order does not change the current state: duplicates, reversed, shuffled and late batches.
 
 The demo landing zone (every object, several batches each, records updated across batches) is
-delivered file by file in different orders into fresh warehouses; every `raw.*__current` view must
+delivered file by file in different orders into fresh warehouses; every `raw.*__current` table must
 equal the one a single in-order load gives, and the history must keep every version (key, content)
 that load keeps. A late record older than the loaded cursor on a versioned object is pinned by
 tests/integration/test_loader.py::test_newer_versions_supersede_and_soft_deletes_are_flagged.
@@ -40,7 +40,7 @@ def demo(tmp_path_factory) -> tuple[Path, list[str]]:
 
 
 def _state(con) -> tuple[dict, dict]:
-    """Per object: the current view's rows (content only: which file a repeated version was first
+    """Per object: the current table's rows (content only: which file a repeated version was first
     stored from may differ by order) and the set of (key, content hash) versions kept in history."""
     current, history = {}, {}
     for obj in OBJECTS:

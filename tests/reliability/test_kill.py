@@ -9,7 +9,7 @@ appearing. The whole process group gets SIGKILL (dbt runs as a child process). A
   loaded, with exactly the counts it records;
 - the serving file is byte for byte the previous publication (or, when the kill came after the atomic
   rename, the complete new one), and no temporary publish file survives the next publish;
-- a plain re-run exits 0 and converges to the state of an uninterrupted run: raw current views, load
+- a plain re-run exits 0 and converges to the state of an uninterrupted run: raw current tables, load
   log, quarantine and every published mart equal (load timestamps and run ids excluded).
 
 Without SALESDW_SOAK=1 only the loader and publish kills (seconds) and one full-pipeline kill (in the

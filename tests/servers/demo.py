@@ -60,7 +60,7 @@ def data_rows(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple]:
 
 def diff_raw(a: duckdb.DuckDBPyConnection, b: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple]:
     """{relation: (rows in a, rows in b, rows only in a, rows only in b)} for every raw table and current
-    view of `source`; equal layers give only zeros in the last two."""
+    table of `source`; equal layers give only zeros in the last two."""
     out = {}
     for obj in OBJECTS:
         if obj.source != source:

@@ -17,6 +17,7 @@ from ingestion.warehouse import (
     ensure_raw_schema,
     quote_ident,
     refresh_current,
+    transaction,
 )
 
 OPP = BY_TABLE["crm__opportunity"]  # versioned by SystemModstamp
@@ -34,11 +35,12 @@ def _write(con, obj, rows: list[tuple], cols: str) -> None:
     """rows into raw.<table> under a new load id, then the current table refreshed, as the loader does."""
     load_id = f"load-{con.execute(f'SELECT count(DISTINCT _load_id) FROM raw.{quote_ident(obj.table)}').fetchone()[0]}"
     placeholders = ", ".join("?" for _ in cols.split(","))
-    con.executemany(
-        f"INSERT INTO raw.{quote_ident(obj.table)} ({cols}, _load_id) VALUES ({placeholders}, ?)",
-        [(*r, load_id) for r in rows],
-    )
-    refresh_current(con, obj, f"_load_id = '{load_id}'")
+    with transaction(con):
+        con.executemany(
+            f"INSERT INTO raw.{quote_ident(obj.table)} ({cols}, _load_id) VALUES ({placeholders}, ?)",
+            [(*r, load_id) for r in rows],
+        )
+        refresh_current(con, obj, f"_load_id = '{load_id}'")
 
 
 def test_hand_picked_versions_with_a_keyless_row_and_a_final_deletion():

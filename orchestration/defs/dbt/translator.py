@@ -20,7 +20,7 @@ class SalesdwTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            # source crm.opportunity is the raw asset raw/crm__opportunity (read through its __current view)
+            # source crm.opportunity is the raw asset raw/crm__opportunity (read through its __current table)
             return dg.AssetKey(["raw", f"{dbt_resource_props['source_name']}__{dbt_resource_props['name']}"])
         return dg.AssetKey([dbt_layer(dbt_resource_props), dbt_resource_props["name"]])
 

@@ -145,10 +145,9 @@ def build_synthetic(path: Path, rows: int) -> None:
             i % 10000, i % 10000, i % 10000, i % 10000, '{{"object": "list", "data": []}}', 'b1', i
         FROM range({rows}) r(i)"""
     )
+    # the loader keeps raw.<table>__current; here raw is written directly
     for table in ("crm__opportunity_stage", *TABLES):
-        rebuild_current(
-            con, BY_TABLE[table]
-        )  # the loader keeps raw.<table>__current; here it is written directly
+        rebuild_current(con, BY_TABLE[table])
     con.execute("CHECKPOINT")
     con.close()
 

@@ -307,10 +307,9 @@ def test_raw_suites_catch_exactly_the_planted_rows(warehouse: Path):
     con.execute(f"INSERT INTO raw.crm__opportunity ({OPP_COLS}) VALUES {', '.join(opps)}")
     invoices = [_invoice(n, f"in_A{n}") for n in range(30)] + [_invoice(99, "inv_99")]  # planted
     con.execute(f"INSERT INTO raw.billing__invoice ({INVOICE_COLS}) VALUES {', '.join(invoices)}")
+    # the loader keeps raw.<table>__current; here raw is written directly
     for table in ("crm__opportunity_stage", "crm__opportunity", "billing__invoice"):
-        rebuild_current(
-            con, BY_TABLE[table]
-        )  # the loader keeps raw.<table>__current; here it is written directly
+        rebuild_current(con, BY_TABLE[table])
     # Delivered, as the loader would log it: the suites of a source never delivered are skipped (not in use).
     con.execute(
         "INSERT INTO audit.load_log (load_id, source, object, status) "
